@@ -1,0 +1,39 @@
+#pragma once
+/// File-system helpers with Result errors. Writes that must survive a crash go through
+/// writeFileAtomic (temp file + fsync + rename + fsync of the directory).
+
+#include <sys/types.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.h"
+
+namespace berth::fs {
+
+Result<std::string> readFile(const std::string& path);
+/// Write `data` to `path` atomically with `mode`. Readers see the old or the new file, never
+/// a partial one; a crash leaves at worst a `.tmp-*` file beside it, never a torn `path`.
+Result<void> writeFileAtomic(const std::string& path, std::string_view data, mode_t mode = 0644);
+/// mkdir -p. Existing directories are fine.
+Result<void> mkdirs(const std::string& path, mode_t mode = 0755);
+/// rm -rf that never follows symlinks and stays on one file system. Missing path is fine.
+Result<void> removeAll(const std::string& path);
+bool exists(const std::string& path);
+bool isDir(const std::string& path);
+/// Names in a directory, without "." and "..". Missing directory gives an empty list.
+Result<std::vector<std::string>> listDir(const std::string& path);
+/// Join two paths with one '/'.
+std::string join(std::string_view a, std::string_view b);
+/// Lexically clean a path: collapse "//" and ".", resolve ".." without going above "/"
+/// (for absolute) or above the start (for relative, where a leading ".." is kept).
+std::string clean(std::string_view path);
+/// True if `rel`, cleaned, stays inside its base (no leading "..", not absolute).
+bool staysInside(std::string_view rel);
+/// Create a fresh unique directory under `parent` named prefix+random; returns its path.
+Result<std::string> makeTempDir(const std::string& parent, std::string_view prefix);
+/// fsync a directory by path (after renames into it).
+Result<void> syncDir(const std::string& path);
+
+}  // namespace berth::fs
