@@ -1,0 +1,332 @@
+#include "http/client.h"
+
+#include <sys/socket.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <charconv>
+#include <unordered_map>
+
+#include "common/strings.h"
+#include "http/connection.h"
+
+namespace berth::http {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
+
+struct ClientConn {
+  explicit ClientConn(asio::any_io_executor ex) : socket(ex) {}
+  tcp::socket socket;
+  detail::InBuffer in;
+  Clock::time_point idleSince;
+};
+
+/// Closes the socket when the deadline passes, unless disarmed first.
+struct Deadline {
+  struct State {
+    tcp::socket* socket = nullptr;
+    bool active = true;
+    bool fired = false;
+  };
+  Deadline(asio::any_io_executor ex, Clock::time_point at, tcp::socket& s)
+      : timer(ex), state(std::make_shared<State>()) {
+    state->socket = &s;
+    timer.expires_at(at);
+    timer.async_wait([st = state](boost::system::error_code ec) {
+      if (ec || !st->active) return;
+      st->fired = true;
+      boost::system::error_code ignored;
+      st->socket->close(ignored);
+    });
+  }
+  ~Deadline() {
+    state->active = false;
+    timer.cancel();
+  }
+  bool fired() const { return state->fired; }
+  asio::steady_timer timer;
+  std::shared_ptr<State> state;
+};
+
+bool idempotent(std::string_view m) {
+  return m == "GET" || m == "HEAD" || m == "PUT" || m == "DELETE" || m == "OPTIONS" ||
+         m == "TRACE";
+}
+
+std::string serializeRequest(const Request& req, const Endpoint& to) {
+  std::string out;
+  out.reserve(256 + req.body.size());
+  out += req.method;
+  out += ' ';
+  out += req.target.empty() ? "/" : req.target;
+  out += " HTTP/1.1\r\n";
+  if (!req.headers.has("host")) {
+    out += "Host: ";
+    bool v6 = to.host.find(':') != std::string::npos;
+    if (v6) out += '[';
+    out += to.host;
+    if (v6) out += ']';
+    if (to.port != 80) {
+      out += ':';
+      out += std::to_string(to.port);
+    }
+    out += "\r\n";
+  }
+  bool chunked = false;
+  for (const Header& h : req.headers) {
+    if (iequals(h.name, "content-length")) continue;
+    if (iequals(h.name, "transfer-encoding")) {
+      chunked = true;
+      continue;
+    }
+    out += h.name;
+    out += ": ";
+    out += h.value;
+    out += "\r\n";
+  }
+  if (chunked) {
+    out += "Transfer-Encoding: chunked\r\n\r\n";
+    if (!req.body.empty()) {
+      char buf[24];
+      auto [p, ec] = std::to_chars(buf, buf + sizeof buf, req.body.size(), 16);
+      out.append(buf, p);
+      out += "\r\n";
+      out += req.body;
+      out += "\r\n";
+    }
+    out += "0\r\n\r\n";
+    return out;
+  }
+  if (!req.body.empty() || req.method == "POST" || req.method == "PUT" || req.method == "PATCH") {
+    out += "Content-Length: ";
+    out += std::to_string(req.body.size());
+    out += "\r\n";
+  }
+  out += "\r\n";
+  out += req.body;
+  return out;
+}
+
+bool stillUsable(ClientConn& c) {
+  char b;
+  ssize_t n = ::recv(c.socket.native_handle(), &b, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+}  // namespace
+
+std::string Endpoint::key() const { return host + ":" + std::to_string(port); }
+
+Result<Url> parseUrl(std::string_view url) {
+  constexpr std::string_view kScheme = "http://";
+  if (url.size() < kScheme.size() || !iequals(url.substr(0, kScheme.size()), kScheme))
+    return fail(ErrorCode::kInvalidArgument, "URL '" + std::string(url) + "' is not http://");
+  std::string_view rest = url.substr(kScheme.size());
+  size_t slash = rest.find_first_of("/?");
+  std::string_view authority = rest.substr(0, slash);
+  Url u;
+  u.target = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
+  if (!u.target.empty() && u.target[0] == '?') u.target.insert(0, "/");
+  std::string_view host = authority, port;
+  if (!authority.empty() && authority[0] == '[') {
+    size_t close = authority.find(']');
+    if (close == std::string_view::npos) return fail(ErrorCode::kInvalidArgument, "URL has a bad IPv6 address");
+    host = authority.substr(1, close - 1);
+    if (close + 1 < authority.size()) {
+      if (authority[close + 1] != ':') return fail(ErrorCode::kInvalidArgument, "URL has a bad port");
+      port = authority.substr(close + 2);
+    }
+  } else if (size_t colon = authority.rfind(':'); colon != std::string_view::npos) {
+    host = authority.substr(0, colon);
+    port = authority.substr(colon + 1);
+  }
+  if (host.empty()) return fail(ErrorCode::kInvalidArgument, "URL '" + std::string(url) + "' has no host");
+  u.endpoint.host = std::string(host);
+  if (!port.empty()) {
+    auto p = str::parseU64(port);
+    if (!p || *p == 0 || *p > 65535) return fail(ErrorCode::kInvalidArgument, "URL has a bad port");
+    u.endpoint.port = static_cast<uint16_t>(*p);
+  }
+  return u;
+}
+
+struct Client::Impl {
+  asio::any_io_executor ex;
+  ClientOptions options;
+  std::unordered_map<std::string, std::vector<std::unique_ptr<ClientConn>>> idle;
+
+  std::unique_ptr<ClientConn> takeIdle(const std::string& key) {
+    auto it = idle.find(key);
+    if (it == idle.end()) return nullptr;
+    auto now = Clock::now();
+    while (!it->second.empty()) {
+      auto c = std::move(it->second.back());
+      it->second.pop_back();
+      if (now - c->idleSince < options.idleTimeout && stillUsable(*c)) return c;
+    }
+    return nullptr;
+  }
+
+  void putIdle(const std::string& key, std::unique_ptr<ClientConn> c) {
+    auto& list = idle[key];
+    if (list.size() >= options.maxIdlePerEndpoint) return;
+    c->idleSince = Clock::now();
+    list.push_back(std::move(c));
+  }
+
+  asio::awaitable<Result<std::unique_ptr<ClientConn>>> connect(const Endpoint& to,
+                                                                Clock::time_point deadline) {
+    auto c = std::make_unique<ClientConn>(ex);
+    std::vector<tcp::endpoint> eps;
+    boost::system::error_code ec;
+    auto addr = asio::ip::make_address(to.host, ec);
+    if (!ec) {
+      eps.emplace_back(addr, to.port);
+    } else {
+      tcp::resolver resolver(ex);
+      auto [rec, results] = co_await resolver.async_resolve(to.host, std::to_string(to.port), kAwait);
+      if (rec) co_return fail(Error(rec.value(), "resolve " + to.host + ": " + rec.message()));
+      for (const auto& r : results) eps.push_back(r.endpoint());
+    }
+    auto cdl = std::min(deadline, Clock::now() + options.connectTimeout);
+    Deadline guard(ex, cdl, c->socket);
+    auto [cec, ep] = co_await asio::async_connect(c->socket, eps, kAwait);
+    if (guard.fired()) co_return fail(ErrorCode::kTimeout, "connect " + to.key() + ": timed out");
+    if (cec) co_return fail(Error(cec.value(), "connect " + to.key() + ": " + cec.message()));
+    c->socket.set_option(tcp::no_delay(true), ec);
+    co_return c;
+  }
+
+  /// Write the request and read the whole response.
+  asio::awaitable<Result<Response>> exchange(ClientConn& c, const std::string& wire,
+                                             std::string_view method, Clock::time_point deadline,
+                                             bool& gotBytes) {
+    Deadline guard(ex, deadline, c.socket);
+    auto timeoutOr = [&](boost::system::error_code ec, std::string what) -> Error {
+      if (guard.fired()) return Error(ErrorCode::kTimeout, "request timed out");
+      return Error(ec ? ec.value() : static_cast<int>(ErrorCode::kCorrupt),
+                   what + (ec ? ": " + ec.message() : std::string()));
+    };
+    auto [wec, wn] = co_await asio::async_write(c.socket, asio::buffer(wire), kAwait);
+    if (wec) co_return fail(timeoutOr(wec, "write request"));
+    Response resp;
+    const Limits& lim = options.limits;
+    for (;;) {  // head, skipping 1xx interim responses
+      ParseResult r;
+      if (!c.in.empty()) r = parseResponseHead(c.in.view(), lim, resp);
+      if (r.failed()) co_return fail(ErrorCode::kCorrupt, std::string("malformed response: ") + r.error);
+      if (r.complete()) {
+        c.in.consume(r.consumed);
+        if (resp.status >= 100 && resp.status < 200 && resp.status != 101) continue;
+        break;
+      }
+      auto [ec, n] = co_await c.socket.async_read_some(c.in.prepare(4096), kAwait);
+      if (ec || n == 0) co_return fail(timeoutOr(ec, "read response"));
+      gotBytes = true;
+      c.in.commit(n);
+    }
+    BodyFraming framing;
+    ParseResult fr = responseFraming(resp, method, lim, framing);
+    if (fr.failed()) co_return fail(ErrorCode::kCorrupt, std::string("malformed response: ") + fr.error);
+    ChunkedDecoder dec(lim.maxBodyBytes, lim.maxHeadBytes);
+    for (;;) {
+      if (framing.kind == BodyFraming::kNone) break;
+      if (framing.kind == BodyFraming::kLength) {
+        size_t take = static_cast<size_t>(std::min<uint64_t>(framing.length - resp.body.size(), c.in.size()));
+        resp.body.append(c.in.view().substr(0, take));
+        c.in.consume(take);
+        if (resp.body.size() == framing.length) break;
+      } else if (framing.kind == BodyFraming::kChunked) {
+        ParseResult r = dec.decode(c.in.view(), resp.body);
+        if (r.failed()) co_return fail(ErrorCode::kCorrupt, std::string("malformed chunked response: ") + r.error);
+        c.in.consume(r.consumed);
+        if (r.complete()) break;
+      } else {
+        resp.body.append(c.in.view());
+        c.in.consume(c.in.size());
+        if (resp.body.size() > lim.maxBodyBytes) co_return fail(ErrorCode::kCorrupt, "response body too large");
+      }
+      auto [ec, n] = co_await c.socket.async_read_some(c.in.prepare(16384), kAwait);
+      if (framing.kind == BodyFraming::kUntilClose && (ec == asio::error::eof || n == 0) && !guard.fired()) {
+        resp.keepAlive = false;
+        break;
+      }
+      if (ec || n == 0) co_return fail(timeoutOr(ec, "read response body"));
+      c.in.commit(n);
+    }
+    if (framing.kind == BodyFraming::kUntilClose || !c.in.empty()) resp.keepAlive = false;
+    co_return resp;
+  }
+};
+
+Client::Client(asio::any_io_executor executor, ClientOptions options)
+    : impl_(std::make_shared<Impl>()) {
+  impl_->ex = std::move(executor);
+  impl_->options = std::move(options);
+}
+
+Client::~Client() = default;
+
+void Client::closeIdle() { impl_->idle.clear(); }
+
+size_t Client::idleConnections() const {
+  size_t n = 0;
+  for (auto& [k, v] : impl_->idle) n += v.size();
+  return n;
+}
+
+asio::awaitable<Result<Response>> Client::request(Endpoint to, Request req,
+                                                  std::optional<std::chrono::milliseconds> timeout) {
+  std::shared_ptr<Impl> impl = impl_;
+  auto deadline = Clock::now() + timeout.value_or(impl->options.requestTimeout);
+  std::string wire = serializeRequest(req, to);
+  std::string key = to.key();
+  for (int attempt = 0;; ++attempt) {
+    std::unique_ptr<ClientConn> c = impl->takeIdle(key);
+    bool reused = c != nullptr;
+    if (!c) {
+      auto r = co_await impl->connect(to, deadline);
+      if (!r) co_return fail(std::move(r).error());
+      c = std::move(*r);
+    }
+    bool gotBytes = false;
+    auto res = co_await impl->exchange(*c, wire, req.method, deadline, gotBytes);
+    if (res) {
+      if (res->keepAlive) impl->putIdle(key, std::move(c));
+      co_return res;
+    }
+    if (attempt == 0 && reused && !gotBytes && idempotent(req.method) &&
+        !res.error().is(ErrorCode::kTimeout) && Clock::now() < deadline) {
+      continue;
+    }
+    co_return fail(std::move(res).error().context(req.method + " " + key + req.target));
+  }
+}
+
+Result<Response> fetch(std::string_view url, Request req, std::chrono::milliseconds timeout) {
+  BERTH_ASSIGN(Url u, parseUrl(url));
+  req.target = u.target;
+  asio::io_context io(1);
+  Client client(io.get_executor());
+  Result<Response> out = fail(ErrorCode::kInternal, "no response");
+  asio::co_spawn(io, client.request(u.endpoint, std::move(req), timeout),
+                 [&out](std::exception_ptr e, Result<Response> r) {
+                   if (e) out = fail(ErrorCode::kInternal, "request failed with an exception");
+                   else out = std::move(r);
+                 });
+  io.run();
+  return out;
+}
+
+}  // namespace berth::http

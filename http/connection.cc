@@ -1,0 +1,440 @@
+#include "http/connection.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <charconv>
+#include <exception>
+
+namespace berth::http::detail {
+
+namespace {
+constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
+constexpr size_t kInitialBuffer = 4096;
+constexpr size_t kFlushAt = 64 * 1024;
+
+void appendNumber(std::string& out, uint64_t v) {
+  char buf[24];
+  auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, p);
+}
+
+void appendHex(std::string& out, uint64_t v) {
+  char buf[24];
+  auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v, 16);
+  out.append(buf, p);
+}
+
+bool bodyAllowed(int status) { return !(status < 200 || status == 204 || status == 304); }
+
+bool isFramingHeader(std::string_view n) {
+  return iequals(n, "content-length") || iequals(n, "transfer-encoding") ||
+         iequals(n, "connection") || iequals(n, "date") || iequals(n, "keep-alive");
+}
+
+void appendStatusLine(std::string& out, int status) {
+  out += "HTTP/1.1 ";
+  appendNumber(out, static_cast<uint64_t>(status));
+  out += ' ';
+  out += reasonPhrase(status);
+  out += "\r\n";
+}
+}  // namespace
+
+asio::mutable_buffer InBuffer::prepare(size_t want) {
+  if (cap_ - end_ < want) {
+    if (begin_ > 0) {
+      std::memmove(data_.get(), data_.get() + begin_, end_ - begin_);
+      end_ -= begin_;
+      begin_ = 0;
+    }
+    if (cap_ - end_ < want) {
+      size_t cap = cap_ ? cap_ : kInitialBuffer;
+      while (cap - end_ < want) cap *= 2;
+      auto fresh = std::make_unique<char[]>(cap);
+      if (end_) std::memcpy(fresh.get(), data_.get(), end_);
+      data_ = std::move(fresh);
+      cap_ = cap;
+    }
+  }
+  return asio::buffer(data_.get() + end_, cap_ - end_);
+}
+
+Connection::Connection(Server::Impl& server, Worker& worker, tcp::socket socket)
+    : server_(server), worker_(worker), socket_(std::move(socket)), timer_(worker.io) {
+  worker_.connections.insert(this);
+  server_.connections.fetch_add(1, std::memory_order_relaxed);
+  boost::system::error_code ec;
+  auto ep = socket_.remote_endpoint(ec);
+  if (!ec) {
+    req_.remoteAddr = ep.address().to_string();
+    req_.remoteAddr += ':';
+    req_.remoteAddr += std::to_string(ep.port());
+  }
+  deadline_ = Clock::now() + server_.options.idleTimeout;
+}
+
+Connection::~Connection() {
+  worker_.connections.erase(this);
+  server_.connections.fetch_sub(1, std::memory_order_relaxed);
+  server_.onConnectionClosed(worker_);
+}
+
+void Connection::setDeadline(std::chrono::milliseconds d) {
+  auto t = Clock::now() + d;
+  bool earlier = t < deadline_;
+  deadline_ = t;
+  if (earlier) timer_.cancel();
+}
+
+void Connection::abort() {
+  closed_ = true;
+  boost::system::error_code ec;
+  socket_.close(ec);
+  timer_.cancel();
+}
+
+void Connection::closeIfIdle() {
+  if (idle_ && !busy_) abort();
+}
+
+asio::awaitable<void> Connection::watchdog(std::shared_ptr<Connection> self) {
+  while (!closed_) {
+    timer_.expires_at(deadline_);
+    co_await timer_.async_wait(kAwait);
+    if (closed_) break;
+    auto now = Clock::now();
+    if (now < deadline_) continue;
+    if (busy_) {  // a handler is running: it owns its own time budget
+      deadline_ = now + server_.options.idleTimeout;
+      continue;
+    }
+    abort();
+  }
+}
+
+asio::awaitable<bool> Connection::readSome() {
+  auto buf = in_.prepare(kInitialBuffer);
+  auto [ec, n] = co_await socket_.async_read_some(buf, kAwait);
+  if (ec || n == 0) co_return false;
+  in_.commit(n);
+  co_return true;
+}
+
+asio::awaitable<bool> Connection::flush() {
+  if (out_.empty()) co_return true;
+  setDeadline(server_.options.idleTimeout);
+  auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(out_), kAwait);
+  if (out_.capacity() > (1u << 20)) std::string().swap(out_);
+  else out_.clear();
+  co_return !ec;
+}
+
+void Connection::serialize(const Response& r) {
+  appendStatusLine(out_, r.status);
+  for (const Header& h : r.headers) {
+    if (isFramingHeader(h.name)) {
+      if (iequals(h.name, "connection") && iequals(h.value, "close")) keepAlive_ = false;
+      continue;
+    }
+    out_ += h.name;
+    out_ += ": ";
+    out_ += h.value;
+    out_ += "\r\n";
+  }
+  out_ += "Date: ";
+  out_ += httpDate();
+  out_ += "\r\n";
+  bool withBody = bodyAllowed(r.status);
+  if (withBody) {
+    out_ += "Content-Length: ";
+    appendNumber(out_, r.body.size());
+    out_ += "\r\n";
+  }
+  if (!keepAlive_) out_ += "Connection: close\r\n";
+  else if (req_.versionMinor == 0) out_ += "Connection: keep-alive\r\n";
+  out_ += "\r\n";
+  if (withBody && req_.method != "HEAD") out_ += r.body;
+}
+
+asio::awaitable<void> Connection::closeGracefully() {
+  boost::system::error_code ec;
+  socket_.shutdown(tcp::socket::shutdown_send, ec);
+  // Read and drop what the peer still sends (bounded), so close() does not reset the
+  // connection before the peer has read our last response.
+  setDeadline(std::chrono::milliseconds(1000));
+  size_t dropped = 0;
+  while (!closed_ && dropped < (256u << 10)) {
+    in_.consume(in_.size());
+    if (!co_await readSome()) break;
+    dropped += in_.size();
+  }
+  abort();
+}
+
+asio::awaitable<void> Connection::reject(int status, std::string_view detail) {
+  server_.rejected.fetch_add(1, std::memory_order_relaxed);
+  keepAlive_ = false;
+  if (!headSent_) {
+    serialize(server_.errorResponse(status, detail));
+    co_await flush();
+  }
+  co_await closeGracefully();
+}
+
+asio::awaitable<bool> Connection::sendContinueIfNeeded() {
+  if (!req_.expectContinue || continueSent_ || !in_.empty()) co_return true;
+  continueSent_ = true;
+  out_ += "HTTP/1.1 100 Continue\r\n\r\n";
+  co_return co_await flush();
+}
+
+void Connection::startBody() {
+  continueSent_ = false;
+  bodyError_ = false;
+  if (req_.chunked) {
+    chunked_ = ChunkedDecoder(server_.options.limits.maxBodyBytes,
+                              server_.options.limits.maxHeadBytes);
+    bodyDone_ = false;
+  } else {
+    bodyLeft_ = req_.contentLength.value_or(0);
+    bodyDone_ = bodyLeft_ == 0;
+  }
+}
+
+asio::awaitable<Result<std::string_view>> Connection::read() {
+  if (bodyDone_) co_return std::string_view();
+  if (bodyError_) co_return fail(ErrorCode::kFailedPrecondition, "400 request body failed");
+  for (;;) {
+    if (!in_.empty()) {
+      if (req_.chunked) {
+        chunkScratch_.clear();
+        ParseResult r = chunked_.decode(in_.view(), chunkScratch_);
+        if (r.failed()) {
+          bodyError_ = true;
+          co_return fail(ErrorCode::kInvalidArgument,
+                         std::to_string(r.errorStatus) + " " + r.error);
+        }
+        in_.consume(r.consumed);
+        if (r.complete()) bodyDone_ = true;
+        if (!chunkScratch_.empty() || bodyDone_) co_return std::string_view(chunkScratch_);
+      } else {
+        size_t take = static_cast<size_t>(std::min<uint64_t>(bodyLeft_, in_.size()));
+        std::string_view piece = in_.view().substr(0, take);
+        in_.consume(take);  // the bytes stay in place until the next read
+        bodyLeft_ -= take;
+        if (bodyLeft_ == 0) bodyDone_ = true;
+        co_return piece;
+      }
+    }
+    if (!co_await sendContinueIfNeeded()) {
+      bodyError_ = true;
+      co_return fail(ErrorCode::kFailedPrecondition, "connection closed");
+    }
+    if (!co_await readSome()) {
+      bodyError_ = true;
+      co_return fail(ErrorCode::kTimeout, "408 request body not received in time");
+    }
+  }
+}
+
+asio::awaitable<Result<void>> Connection::readAll(std::string& out) {
+  while (!bodyDone_) {
+    auto piece = co_await read();
+    if (!piece) co_return fail(piece.error());
+    if (out.size() + piece->size() > server_.options.limits.maxBodyBytes) {
+      bodyError_ = true;
+      co_return fail(ErrorCode::kInvalidArgument, "413 body too large");
+    }
+    out.append(*piece);
+  }
+  co_return Result<void>();
+}
+
+asio::awaitable<bool> Connection::readFullBody() {
+  startBody();
+  if (bodyDone_) co_return true;
+  if (!req_.chunked && in_.size() >= bodyLeft_) {  // the common case: all of it is here
+    req_.body.assign(in_.view().substr(0, static_cast<size_t>(bodyLeft_)));
+    in_.consume(static_cast<size_t>(bodyLeft_));
+    bodyDone_ = true;
+    co_return true;
+  }
+  setDeadline(server_.options.bodyTimeout);
+  auto r = co_await readAll(req_.body);
+  if (!r) {
+    const std::string& m = r.error().message();
+    int status = 400;
+    if (m.size() > 3 && m[3] == ' ') std::from_chars(m.data(), m.data() + 3, status);
+    if (!closed_ && status != 408) co_await reject(status, m.size() > 4 ? m.substr(4) : m);
+    else abort();
+    co_return false;
+  }
+  co_return true;
+}
+
+asio::awaitable<Result<void>> Connection::writeHead(int status, const Headers& headers,
+                                                    std::optional<uint64_t> contentLength) {
+  if (headSent_) co_return fail(ErrorCode::kFailedPrecondition, "response head already sent");
+  headSent_ = true;
+  respNoBody_ = !bodyAllowed(status) || req_.method == "HEAD";
+  appendStatusLine(out_, status);
+  for (const Header& h : headers) {
+    if (isFramingHeader(h.name)) continue;
+    out_ += h.name;
+    out_ += ": ";
+    out_ += h.value;
+    out_ += "\r\n";
+  }
+  out_ += "Date: ";
+  out_ += httpDate();
+  out_ += "\r\n";
+  respChunked_ = false;
+  respLeft_.reset();
+  if (bodyAllowed(status)) {
+    if (contentLength) {
+      out_ += "Content-Length: ";
+      appendNumber(out_, *contentLength);
+      out_ += "\r\n";
+      respLeft_ = respNoBody_ ? 0 : *contentLength;
+    } else if (req_.versionMinor == 1) {
+      out_ += "Transfer-Encoding: chunked\r\n";
+      respChunked_ = !respNoBody_;
+    } else {
+      keepAlive_ = false;  // HTTP/1.0: the body ends with the connection
+    }
+  }
+  if (!keepAlive_) out_ += "Connection: close\r\n";
+  out_ += "\r\n";
+  if (!co_await flush()) co_return fail(ErrorCode::kFailedPrecondition, "client went away");
+  co_return Result<void>();
+}
+
+asio::awaitable<Result<void>> Connection::write(std::string_view data) {
+  if (!headSent_) co_return fail(ErrorCode::kFailedPrecondition, "write before writeHead");
+  if (respFinished_) co_return fail(ErrorCode::kFailedPrecondition, "write after finish");
+  if (data.empty() || respNoBody_) co_return Result<void>();
+  if (respLeft_) {
+    if (data.size() > *respLeft_) co_return fail(ErrorCode::kInvalidArgument, "body longer than Content-Length");
+    *respLeft_ -= data.size();
+  }
+  if (respChunked_) {
+    appendHex(out_, data.size());
+    out_ += "\r\n";
+    out_ += data;
+    out_ += "\r\n";
+  } else {
+    out_ += data;
+  }
+  if (!co_await flush()) co_return fail(ErrorCode::kFailedPrecondition, "client went away");
+  co_return Result<void>();
+}
+
+asio::awaitable<Result<void>> Connection::finish() {
+  if (!headSent_) co_return fail(ErrorCode::kFailedPrecondition, "finish before writeHead");
+  if (respFinished_) co_return Result<void>();
+  respFinished_ = true;
+  if (respChunked_) out_ += "0\r\n\r\n";
+  if (respLeft_ && *respLeft_ != 0) keepAlive_ = false;  // short body: framing is broken
+  if (!co_await flush()) co_return fail(ErrorCode::kFailedPrecondition, "client went away");
+  co_return Result<void>();
+}
+
+asio::awaitable<Result<void>> Connection::send(Response response) {
+  if (headSent_) co_return fail(ErrorCode::kFailedPrecondition, "response head already sent");
+  headSent_ = true;
+  respFinished_ = true;
+  serialize(response);
+  if (!co_await flush()) co_return fail(ErrorCode::kFailedPrecondition, "client went away");
+  co_return Result<void>();
+}
+
+asio::awaitable<bool> Connection::serveStream() {
+  if (!co_await flush()) co_return false;  // keep pipelined responses in order
+  startBody();
+  headSent_ = respFinished_ = false;
+  busy_ = true;
+  bool threw = false;
+  try {
+    co_await server_.streamHandler(req_, *this, *this);
+  } catch (const std::exception&) {
+    threw = true;
+  }
+  busy_ = false;
+  if (threw) {
+    keepAlive_ = false;
+    if (!headSent_) co_await send(server_.errorResponse(500, "internal error"));
+  }
+  if (!headSent_) co_await send(server_.errorResponse(500, "handler sent no response"));
+  if (!respFinished_) co_await finish();
+  if (!bodyDone_ || bodyError_) keepAlive_ = false;
+  co_return !closed_;
+}
+
+asio::awaitable<void> Connection::run(std::shared_ptr<Connection> self) {
+  const ServerOptions& opt = server_.options;
+  for (;;) {
+    ParseResult r;
+    bool headerDeadline = false;
+    for (;;) {
+      if (!in_.empty()) {
+        r = parseRequestHead(in_.view(), opt.limits, req_);
+        if (!r.incomplete()) break;
+      }
+      if (!co_await flush()) break;
+      if (worker_.draining && in_.empty()) break;
+      idle_ = in_.empty();
+      if (idle_) {
+        setDeadline(opt.idleTimeout);
+      } else if (!headerDeadline) {
+        setDeadline(opt.headerTimeout);
+        headerDeadline = true;
+      }
+      if (!co_await readSome()) {
+        r = ParseResult{};
+        break;
+      }
+      idle_ = false;
+    }
+    if (r.incomplete()) break;  // closed, timed out, or draining
+    if (r.failed()) {
+      co_await reject(r.errorStatus, r.error);
+      break;
+    }
+    in_.consume(r.consumed);
+    server_.requests.fetch_add(1, std::memory_order_relaxed);
+    keepAlive_ = req_.keepAlive && !worker_.draining;
+
+    if (server_.streamHandler) {
+      if (!co_await serveStream()) break;
+    } else {
+      if (!co_await readFullBody()) break;
+      Response resp;
+      busy_ = true;
+      bool threw = false;
+      try {
+        if (server_.handler) resp = server_.handler(req_);
+        else if (server_.asyncHandler) resp = co_await server_.asyncHandler(req_);
+        else resp = server_.errorResponse(404, "no handler");
+      } catch (const std::exception&) {
+        threw = true;
+      }
+      if (threw) resp = server_.errorResponse(500, "internal error");
+      busy_ = false;
+      if (closed_) break;
+      if (worker_.draining) keepAlive_ = false;
+      serialize(resp);
+      if (out_.size() >= kFlushAt && !co_await flush()) break;
+    }
+    if (!keepAlive_) {
+      co_await flush();
+      co_await closeGracefully();
+      break;
+    }
+  }
+  abort();
+}
+
+}  // namespace berth::http::detail

@@ -1,0 +1,152 @@
+#pragma once
+/// Internal to berth_http: one server-side connection (its read loop, watchdog timer, body
+/// reader and response writer) and the per-worker state. Not a public header.
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_set>
+
+#include "http/server.h"
+
+namespace berth::http::detail {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+/// A growable byte buffer with a consumed prefix, without the zero-filling of std::string.
+class InBuffer {
+ public:
+  std::string_view view() const { return {data_.get() + begin_, end_ - begin_}; }
+  size_t size() const { return end_ - begin_; }
+  bool empty() const { return begin_ == end_; }
+  void consume(size_t n) {
+    begin_ += n;
+    if (begin_ == end_) begin_ = end_ = 0;
+  }
+  /// Make room for at least `want` more bytes at the end; returns the writable region.
+  asio::mutable_buffer prepare(size_t want);
+  void commit(size_t n) { end_ += n; }
+
+ private:
+  std::unique_ptr<char[]> data_;
+  size_t cap_ = 0, begin_ = 0, end_ = 0;
+};
+
+class Connection;
+
+/// One worker: an io_context run by one thread, its acceptor, and its live connections.
+struct Worker {
+  std::unordered_set<Connection*> connections;
+  bool draining = false;
+  std::unique_ptr<asio::io_context> ioOwner = std::make_unique<asio::io_context>(1);
+  asio::io_context& io = *ioOwner;
+  std::optional<tcp::acceptor> acceptor;
+  std::optional<asio::steady_timer> drainTimer;
+  std::thread thread;
+  /// Destroys the io_context (and with it the coroutine frames of connections still open)
+  /// while `connections` is alive: a Connection's destructor edits it.
+  ~Worker() {
+    drainTimer.reset();
+    acceptor.reset();
+    ioOwner.reset();
+  }
+};
+
+}  // namespace berth::http::detail
+
+namespace berth::http {
+
+struct Server::Impl {
+  ServerOptions options;
+  Handler handler;
+  AsyncHandler asyncHandler;
+  StreamHandler streamHandler;
+  uint16_t port = 0;
+  bool listening = false;
+  bool started = false;
+  std::atomic<uint64_t> connections{0}, requests{0}, rejected{0};
+  std::vector<std::unique_ptr<detail::Worker>> workers;  // last: destroyed first
+
+  Response errorResponse(int status, std::string_view detail) const;
+  void onConnectionClosed(detail::Worker& w);
+};
+
+}  // namespace berth::http
+
+namespace berth::http::detail {
+
+class Connection : public std::enable_shared_from_this<Connection>,
+                   private BodyReader,
+                   private ResponseWriter {
+ public:
+  Connection(Server::Impl& server, Worker& worker, tcp::socket socket);
+  ~Connection() override;
+
+  asio::awaitable<void> run(std::shared_ptr<Connection> self);
+  asio::awaitable<void> watchdog(std::shared_ptr<Connection> self);
+  /// Drain: close now if waiting for a request with nothing buffered.
+  void closeIfIdle();
+  void abort();
+
+ private:
+  // BodyReader
+  asio::awaitable<Result<std::string_view>> read() override;
+  asio::awaitable<Result<void>> readAll(std::string& out) override;
+  bool done() const override { return bodyDone_; }
+  std::optional<uint64_t> length() const override { return req_.contentLength; }
+  // ResponseWriter
+  asio::awaitable<Result<void>> writeHead(int status, const Headers& headers,
+                                          std::optional<uint64_t> contentLength) override;
+  asio::awaitable<Result<void>> write(std::string_view data) override;
+  asio::awaitable<Result<void>> finish() override;
+  asio::awaitable<Result<void>> send(Response response) override;
+  bool headSent() const override { return headSent_; }
+
+  asio::awaitable<bool> readSome();
+  asio::awaitable<bool> flush();
+  asio::awaitable<void> reject(int status, std::string_view detail);
+  asio::awaitable<void> closeGracefully();
+  asio::awaitable<bool> sendContinueIfNeeded();
+  asio::awaitable<bool> readFullBody();
+  asio::awaitable<bool> serveStream();
+  void startBody();
+  void serialize(const Response& r);
+  void setDeadline(std::chrono::milliseconds d);
+
+  Server::Impl& server_;
+  Worker& worker_;
+  tcp::socket socket_;
+  asio::steady_timer timer_;
+  Clock::time_point deadline_;
+  InBuffer in_;
+  std::string out_;
+  Request req_;
+  ChunkedDecoder chunked_;
+  std::string chunkScratch_;
+  uint64_t bodyLeft_ = 0;   // Content-Length bytes not yet read
+  bool bodyDone_ = true;
+  bool bodyError_ = false;
+  bool continueSent_ = false;
+  bool keepAlive_ = true;
+  bool idle_ = true;
+  bool busy_ = false;
+  bool closed_ = false;
+  // streaming response state
+  bool headSent_ = false;
+  bool respChunked_ = false;
+  bool respFinished_ = false;
+  bool respNoBody_ = false;
+  std::optional<uint64_t> respLeft_;
+};
+
+}  // namespace berth::http::detail
