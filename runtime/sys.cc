@@ -1,0 +1,56 @@
+#include "runtime/sys.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/unique_fd.h"
+
+namespace berth::runtime {
+namespace {
+
+class LinuxSys final : public Sys {
+ public:
+  Result<void> writeFile(const std::string& path, std::string_view data) override {
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC));
+    if (!fd) return failErrno("open " + path);
+    ssize_t n = ::write(fd.get(), data.data(), data.size());
+    if (n < 0) return failErrno("write " + path + " \"" + std::string(data) + "\"");
+    if (static_cast<size_t>(n) != data.size()) return fail(Error(EIO, "short write " + path));
+    return {};
+  }
+  Result<std::string> readFile(const std::string& path) override {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return failErrno("open " + path);
+    std::string out;
+    char buf[4096];
+    for (;;) {
+      ssize_t n = ::read(fd.get(), buf, sizeof buf);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return failErrno("read " + path);
+      }
+      if (n == 0) break;
+      out.append(buf, static_cast<size_t>(n));
+    }
+    return out;
+  }
+  Result<void> mkdir(const std::string& path, mode_t mode) override {
+    if (::mkdir(path.c_str(), mode) < 0 && errno != EEXIST) return failErrno("mkdir " + path);
+    return {};
+  }
+  Result<void> rmdir(const std::string& path) override {
+    if (::rmdir(path.c_str()) < 0 && errno != ENOENT) return failErrno("rmdir " + path);
+    return {};
+  }
+  bool exists(const std::string& path) override { return ::access(path.c_str(), F_OK) == 0; }
+};
+
+}  // namespace
+
+Sys& realSys() {
+  static LinuxSys sys;
+  return sys;
+}
+
+}  // namespace berth::runtime

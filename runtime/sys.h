@@ -1,0 +1,31 @@
+#pragma once
+/// Sys: the thin file-system interface the cgroup managers write through, so their logic is
+/// unit-tested against a recording fake (see cgroup_test.cc) and run for real on cgroupfs.
+
+#include <sys/types.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.h"
+
+namespace berth::runtime {
+
+class Sys {
+ public:
+  virtual ~Sys() = default;
+  /// Write `data` to an existing file (O_WRONLY|O_TRUNC, no create), as cgroupfs wants.
+  virtual Result<void> writeFile(const std::string& path, std::string_view data) = 0;
+  virtual Result<std::string> readFile(const std::string& path) = 0;
+  /// mkdir; an existing directory is not an error.
+  virtual Result<void> mkdir(const std::string& path, mode_t mode) = 0;
+  /// rmdir; a missing directory is not an error.
+  virtual Result<void> rmdir(const std::string& path) = 0;
+  virtual bool exists(const std::string& path) = 0;
+};
+
+/// The real kernel.
+Sys& realSys();
+
+}  // namespace berth::runtime
