@@ -1,8 +1,14 @@
 #include "cli/commands.h"
+#include "mesh/run.h"
 
 namespace berth::cli {
 
-// Not implemented yet: the verbs of this group are added by its layer's work.
-void registerProxyCommands(CLI::App& /*app*/, Globals& /*g*/) {}
+// `berth proxy --config mesh.yaml [--check]`: the same command as berth-proxy.
+void registerProxyCommands(CLI::App& app, Globals& g) {
+  auto* cmd = app.add_subcommand("proxy", "run the service mesh proxy (same as berth-proxy)");
+  auto o = std::make_shared<mesh::RunOptions>();
+  mesh::addRunFlags(*cmd, *o);
+  cmd->callback([o, &g] { g.exitCode = mesh::runProxy(*o) == 0 ? 0 : kExitEngineError; });
+}
 
 }  // namespace berth::cli

@@ -38,6 +38,16 @@ ClusterConfig Cluster::config() const {
   return cfg_;
 }
 
+Cluster::DataPathParams Cluster::dataPathParams() const {
+  std::lock_guard lk(mu_);
+  DataPathParams p;
+  p.connectTimeout = cfg_.connectTimeout;
+  p.maxIdle = cfg_.maxIdleConnectionsPerHost;
+  p.ringHash = cfg_.lb == LbPolicy::kRingHash;
+  if (p.ringHash) p.hashHeader = cfg_.hashHeader;
+  return p;
+}
+
 HostPtr Cluster::findLocked(const std::string& id) const {
   for (auto& h : hosts_)
     if (h->id == id) return h;
@@ -135,6 +145,11 @@ Reject Cluster::beginRequest() {
     return Reject::kMaxRequests;
   }
   return Reject::kNone;
+}
+
+void Cluster::countResponse(int status) {
+  std::lock_guard lk(mu_);
+  ++stats_.responses[status];
 }
 
 void Cluster::endRequest(int status, Duration total, Duration lastUpstream) {

@@ -50,9 +50,19 @@ class Cluster {
   const std::string& name() const { return name_; }
   /// Copy of the current config (it may change on reload).
   ClusterConfig config() const;
+  /// The few settings the data path needs per request (cheaper than config()).
+  struct DataPathParams {
+    Duration connectTimeout;
+    uint32_t maxIdle = 0;
+    bool ringHash = false;
+    std::string hashHeader;
+  };
+  DataPathParams dataPathParams() const;
 
   /// Admit a downstream request (max_requests). On kNone the caller must call endRequest.
   Reject beginRequest();
+  /// Count a response the proxy sent for a request beginRequest() refused.
+  void countResponse(int status);
   /// Finish a request with the status sent downstream and its timings.
   void endRequest(int status, Duration total, Duration lastUpstream);
 

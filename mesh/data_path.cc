@@ -1,0 +1,335 @@
+// The proxy's data path: listener -> route -> cluster -> host (load balancer) -> upstream
+// request with timeouts and retries -> response. Runs on the listener's worker threads; each
+// worker has its own pooled http::Client.
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <cerrno>
+
+#include "common/strings.h"
+#include "http/client.h"
+#include "mesh/proxy_impl.h"
+#include "mesh/retry.h"
+#include "mesh/trace.h"
+
+namespace berth::mesh {
+
+namespace asio = boost::asio;
+using std::chrono::duration_cast;
+using std::chrono::milliseconds;
+
+namespace {
+
+constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
+
+Rng& threadRng() {
+  thread_local Rng rng(ringHash(str::randomHex(8)));
+  return rng;
+}
+
+// One pooled client per worker thread and per (connect timeout, idle cap). The worker's
+// io_context outlives its thread's thread_locals, which die when the thread ends.
+http::Client& clientFor(Duration connectTimeout, uint32_t maxIdle) {
+  struct Entry {
+    int64_t ct;
+    uint32_t idle;
+    std::unique_ptr<http::Client> client;
+  };
+  thread_local std::vector<Entry> clients;
+  int64_t ct = duration_cast<milliseconds>(connectTimeout).count();
+  for (auto& e : clients)
+    if (e.ct == ct && e.idle == maxIdle) return *e.client;
+  http::ClientOptions o;
+  o.connectTimeout = milliseconds(std::max<int64_t>(1, ct));
+  o.maxIdlePerEndpoint = maxIdle;
+  o.idleTimeout = std::chrono::seconds(55);
+  clients.push_back({ct, maxIdle, std::make_unique<http::Client>(http::currentWorkerExecutor(), o)});
+  return *clients.back().client;
+}
+
+// RFC 9110 7.6.1: fields a proxy must not forward, plus those named in Connection.
+bool isHopByHop(std::string_view n) {
+  using http::iequals;
+  return iequals(n, "connection") || iequals(n, "keep-alive") || iequals(n, "proxy-connection") ||
+         iequals(n, "te") || iequals(n, "trailer") || iequals(n, "transfer-encoding") ||
+         iequals(n, "upgrade") || iequals(n, "content-length") || iequals(n, "expect") ||
+         iequals(n, "proxy-authorization") || iequals(n, "proxy-authenticate");
+}
+
+bool namedInConnection(const http::Headers& h, std::string_view name) {
+  for (const auto& f : h) {
+    if (!http::iequals(f.name, "connection")) continue;
+    for (auto& tok : str::split(f.value, ','))
+      if (http::iequals(str::trim(tok), name)) return true;
+  }
+  return false;
+}
+
+void copyEndToEnd(const http::Headers& from, http::Headers& to) {
+  bool hasConnection = from.has("connection");
+  for (const auto& f : from) {
+    if (isHopByHop(f.name)) continue;
+    if (hasConnection && namedInConnection(from, f.name)) continue;
+    to.add(f.name, f.value);
+  }
+}
+
+Outcome classify(const Error& e) {
+  const std::string& m = e.message();
+  bool connecting = str::startsWith(m, "connect ") || str::startsWith(m, "resolve ");
+  if (connecting) return Outcome::kConnectFailure;
+  if (e.is(ErrorCode::kTimeout)) return Outcome::kTimeout;
+  return Outcome::kReset;
+}
+
+http::Response localReply(int status, const char* reason) {
+  http::Response r(status, std::string(http::reasonPhrase(status)) + " (" + reason + ")\n");
+  r.headers.set("x-berth-reason", reason);
+  return r;
+}
+
+struct Failure {
+  int status;
+  const char* reason;
+};
+
+Failure failureFor(Outcome o, const Error* e) {
+  switch (o) {
+    case Outcome::kConnectFailure: return {503, "upstream-connect-failure"};
+    case Outcome::kTimeout: return {504, "upstream-timeout"};
+    default:
+      if (e && e->is(ErrorCode::kCorrupt)) return {502, "upstream-bad-response"};
+      return {502, "upstream-reset"};
+  }
+}
+
+struct Ctx {
+  Proxy::Impl* proxy;
+  std::shared_ptr<const State> st;
+  MonoTime t0;
+  int64_t wall0 = 0;
+  Route* route = nullptr;
+  Cluster* cluster = nullptr;
+  std::string upstreamHost;
+  uint32_t attempts = 0;
+  uint64_t bytesIn = 0;
+  Duration lastUpstream{0};
+  TraceContext trace;
+  bool traced = false;
+};
+
+void finish(Ctx& c, http::Request& req, const http::Response& resp, const char* reason) {
+  Proxy::Impl& p = *c.proxy;
+  MonoTime end = p.clock.now();
+  Duration total = end - c.t0;
+  if (c.cluster) c.cluster->endRequest(resp.status, total, c.lastUpstream);
+  if (p.accessLog.enabled()) {
+    AccessLogEntry e;
+    e.startWallNanos = c.wall0;
+    e.method = req.method;
+    e.path = std::string(req.target);
+    e.authority = std::string(req.headers.get("host"));
+    e.remote = req.remoteAddr;
+    e.status = resp.status;
+    if (reason) e.reason = reason;
+    if (c.route) e.route = c.route->cfg.name;
+    if (c.cluster) e.cluster = c.cluster->name();
+    e.upstreamHost = c.upstreamHost;
+    e.attempts = c.attempts;
+    e.durationMs = static_cast<double>(total.count()) / 1e6;
+    e.upstreamMs = static_cast<double>(c.lastUpstream.count()) / 1e6;
+    e.bytesIn = c.bytesIn;
+    e.bytesOut = resp.body.size();
+    e.traceId = c.trace.traceId;
+    e.spanId = c.trace.spanId;
+    p.accessLog.write(e);
+  }
+  if (p.tracing && c.traced) {
+    SpanRecord s;
+    s.traceId = c.trace.traceId;
+    s.spanId = c.trace.spanId;
+    s.parentId = c.trace.parentId;
+    s.name = req.method + " " + (c.route ? c.route->cfg.name : std::string("no-route"));
+    s.cluster = c.cluster ? c.cluster->name() : "";
+    s.upstream = c.upstreamHost;
+    s.startWall = c.wall0;
+    s.endWall = c.wall0 + total.count();
+    s.status = resp.status;
+    std::lock_guard lk(p.spanMu);
+    if (p.spans.size() < 10000) p.spans.push_back(std::move(s));
+  }
+}
+
+asio::awaitable<http::Response> handle(Proxy::Impl* proxy, std::string listenerKey,
+                                       http::Request& req) {
+  Ctx c;
+  c.proxy = proxy;
+  c.t0 = proxy->clock.now();
+  if (proxy->accessLog.enabled() || proxy->tracing) c.wall0 = proxy->clock.wallNanos();
+  proxy->counters.downstream.fetch_add(1, std::memory_order_relaxed);
+  c.st = proxy->load();
+  Rng& rng = threadRng();
+
+  auto rit = c.st->routers.find(listenerKey);
+  if (rit == c.st->routers.end()) {  // listener being removed by a reload
+    auto r = localReply(503, "listener-removed");
+    finish(c, req, r, "listener-removed");
+    co_return r;
+  }
+  HeaderLookup lookup = [&req](std::string_view n) -> std::optional<std::string_view> {
+    const http::Header* h = req.headers.find(n);
+    if (!h) return std::nullopt;
+    return std::string_view(h->value);
+  };
+  c.route = rit->second->match(req.headers.get("host"), req.path(), lookup);
+  if (!c.route) {
+    proxy->counters.noRoute.fetch_add(1, std::memory_order_relaxed);
+    auto r = localReply(404, "no-route");
+    finish(c, req, r, "no-route");
+    co_return r;
+  }
+  Route& route = *c.route;
+  if (!route.admit()) {
+    proxy->counters.rateLimited.fetch_add(1, std::memory_order_relaxed);
+    auto r = localReply(429, "rate-limited");
+    finish(c, req, r, "rate-limited");
+    co_return r;
+  }
+  Cluster* cluster = Router::pickCluster(route, rng.next());
+  if (Reject rj = cluster->beginRequest(); rj != Reject::kNone) {
+    auto r = localReply(503, rejectName(rj));
+    r.headers.set("x-berth-overloaded", "true");
+    cluster->countResponse(503);  // beginRequest refused: no slot to release
+    c.cluster = nullptr;
+    finish(c, req, r, rejectName(rj));
+    co_return r;
+  }
+  c.cluster = cluster;
+  route.countRequest();
+  auto params = cluster->dataPathParams();
+  const RetryConfig& rc = route.cfg.retry;
+
+  // The upstream request: end-to-end fields only, plus forwarding and trace context.
+  http::Request up;
+  up.method = req.method;
+  up.target = req.target;
+  copyEndToEnd(req.headers, up.headers);
+  if (!req.remoteAddr.empty()) {
+    std::string_view ip = req.remoteAddr;
+    if (auto colon = ip.rfind(':'); colon != std::string_view::npos) ip = ip.substr(0, colon);
+    if (!ip.empty() && ip.front() == '[') ip = ip.substr(1, ip.size() - 2);
+    std::string_view prior = req.headers.get("x-forwarded-for");
+    up.headers.set("x-forwarded-for", prior.empty() ? std::string(ip)
+                                                    : std::string(prior) + ", " + std::string(ip));
+  }
+  c.trace = continueTrace(req.headers.get("traceparent"), rng);
+  c.traced = true;
+  up.headers.set("traceparent", c.trace.header());
+  c.bytesIn = req.body.size();
+  up.body = std::move(req.body);
+
+  LbContext lbctx;
+  std::string hashValue;
+  if (params.ringHash) {
+    if (const http::Header* h = req.headers.find(params.hashHeader)) {
+      hashValue = h->value;
+      lbctx.hashKey = hashValue;
+      lbctx.hasHashKey = true;
+    }
+  }
+
+  http::Client& client = clientFor(params.connectTimeout, params.maxIdle);
+  const MonoTime deadline = c.t0 + route.cfg.timeout;
+  const bool mayRetry = rc.maxRetries > 0 && (rc.allowNonIdempotent || isIdempotent(req.method));
+  HostPtr prev;
+  uint32_t retries = 0;
+  std::optional<http::Response> lastResp;
+  Outcome lastOutcome = Outcome::kSuccess;
+  std::optional<Error> lastError;
+  const char* rejectReason = nullptr;
+
+  for (;;) {
+    Duration remaining = deadline - proxy->clock.now();
+    if (remaining <= Duration(0)) {
+      lastResp.reset();
+      lastOutcome = Outcome::kTimeout;
+      lastError.reset();
+      break;
+    }
+    auto attempt = cluster->beginAttempt(lbctx, prev.get(), retries > 0);
+    if (!attempt) {
+      if (retries == 0) rejectReason = rejectName(attempt.reject);
+      // A retry that found no host/slot: answer with what the last try got.
+      break;
+    }
+    ++c.attempts;
+    Duration tryTimeout = remaining;
+    if (rc.perTryTimeout.count() > 0 && rc.perTryTimeout < tryTimeout) tryTimeout = rc.perTryTimeout;
+    auto ms = std::max<int64_t>(1, duration_cast<milliseconds>(tryTimeout).count());
+    http::Endpoint ep{attempt.host->address.host, attempt.host->address.port};
+    MonoTime ts = proxy->clock.now();
+    auto res = co_await client.request(std::move(ep), mayRetry ? up : std::move(up), milliseconds(ms));
+    Duration rtt = proxy->clock.now() - ts;
+    c.lastUpstream = rtt;
+    c.upstreamHost = attempt.host->id;
+    int status = 0;
+    Outcome outcome;
+    if (res) {
+      status = res->status;
+      outcome = status >= 500 ? Outcome::kHttp5xx : Outcome::kSuccess;
+      lastResp = std::move(*res);
+      lastError.reset();
+    } else {
+      outcome = classify(res.error());
+      lastResp.reset();
+      lastError = std::move(res).error();
+    }
+    lastOutcome = outcome;
+    prev = attempt.host;
+    cluster->endAttempt(attempt, outcome, status, rtt);
+
+    if (!mayRetry || retries >= rc.maxRetries || !retriable(rc, req.method, outcome, status)) break;
+    if (!route.allowRetry()) {
+      cluster->noteBudgetExhausted();
+      break;
+    }
+    ++retries;
+    Duration wait = backoff(rc, retries, rng);
+    Duration left = deadline - proxy->clock.now();
+    if (wait >= left) break;
+    if (wait.count() > 0) {
+      asio::steady_timer t(co_await asio::this_coro::executor, wait);
+      co_await t.async_wait(kAwait);
+    }
+  }
+
+  http::Response out;
+  const char* reason = nullptr;
+  if (rejectReason) {
+    out = localReply(503, rejectReason);
+    reason = rejectReason;
+  } else if (lastResp) {
+    out.status = lastResp->status;
+    copyEndToEnd(lastResp->headers, out.headers);
+    out.body = std::move(lastResp->body);
+  } else {
+    Failure f = failureFor(lastOutcome, lastError ? &*lastError : nullptr);
+    out = localReply(f.status, f.reason);
+    reason = f.reason;
+  }
+  finish(c, req, out, reason);
+  co_return out;
+}
+
+}  // namespace
+
+http::AsyncHandler Proxy::Impl::handlerFor(std::string listenerKey) {
+  return [this, key = std::move(listenerKey)](http::Request& req) {
+    return handle(this, key, req);
+  };
+}
+
+}  // namespace berth::mesh
