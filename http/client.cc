@@ -286,32 +286,48 @@ size_t Client::idleConnections() const {
   return n;
 }
 
-asio::awaitable<Result<Response>> Client::request(Endpoint to, Request req,
-                                                  std::optional<std::chrono::milliseconds> timeout) {
-  std::shared_ptr<Impl> impl = impl_;
-  auto deadline = Clock::now() + timeout.value_or(impl->options.requestTimeout);
-  std::string wire = serializeRequest(req, to);
-  std::string key = to.key();
+namespace {
+struct Job {
+  Endpoint to;
+  Request req;
+  std::optional<std::chrono::milliseconds> timeout;
+};
+
+asio::awaitable<Result<Response>> runJob(std::shared_ptr<Client::Impl> impl,
+                                         std::unique_ptr<Job> job) {
+  auto deadline = Clock::now() + job->timeout.value_or(impl->options.requestTimeout);
+  std::string wire = serializeRequest(job->req, job->to);
+  std::string key = job->to.key();
   for (int attempt = 0;; ++attempt) {
     std::unique_ptr<ClientConn> c = impl->takeIdle(key);
     bool reused = c != nullptr;
     if (!c) {
-      auto r = co_await impl->connect(to, deadline);
+      auto r = co_await impl->connect(job->to, deadline);
       if (!r) co_return fail(std::move(r).error());
       c = std::move(*r);
     }
     bool gotBytes = false;
-    auto res = co_await impl->exchange(*c, wire, req.method, deadline, gotBytes);
+    auto res = co_await impl->exchange(*c, wire, job->req.method, deadline, gotBytes);
     if (res) {
       if (res->keepAlive) impl->putIdle(key, std::move(c));
       co_return res;
     }
-    if (attempt == 0 && reused && !gotBytes && idempotent(req.method) &&
+    if (attempt == 0 && reused && !gotBytes && idempotent(job->req.method) &&
         !res.error().is(ErrorCode::kTimeout) && Clock::now() < deadline) {
       continue;
     }
-    co_return fail(std::move(res).error().context(req.method + " " + key + req.target));
+    co_return fail(std::move(res).error().context(job->req.method + " " + key + job->req.target));
   }
+}
+}  // namespace
+
+// Not a coroutine: the arguments move into a heap job first. GCC 12 destroys by-value
+// coroutine parameters that were passed as temporaries twice (PR 99576-like), and callers
+// naturally write `co_await client.request(ep, Request{...})`.
+asio::awaitable<Result<Response>> Client::request(Endpoint to, Request req,
+                                                  std::optional<std::chrono::milliseconds> timeout) {
+  auto job = std::make_unique<Job>(Job{std::move(to), std::move(req), timeout});
+  return runJob(impl_, std::move(job));
 }
 
 Result<Response> fetch(std::string_view url, Request req, std::chrono::milliseconds timeout) {

@@ -43,6 +43,26 @@ void appendStatusLine(std::string& out, int status) {
 }
 }  // namespace
 
+asio::awaitable<Result<std::string_view>> ConnectionBodyReader::read() { return c_.read(); }
+asio::awaitable<Result<void>> ConnectionBodyReader::readAll(std::string& out) {
+  return c_.readAll(out);
+}
+bool ConnectionBodyReader::done() const { return c_.done(); }
+std::optional<uint64_t> ConnectionBodyReader::length() const { return c_.length(); }
+
+asio::awaitable<Result<void>> ConnectionResponseWriter::writeHead(
+    int status, const Headers& headers, std::optional<uint64_t> contentLength) {
+  return c_.writeHead(status, headers, contentLength);
+}
+asio::awaitable<Result<void>> ConnectionResponseWriter::write(std::string_view data) {
+  return c_.write(data);
+}
+asio::awaitable<Result<void>> ConnectionResponseWriter::finish() { return c_.finish(); }
+asio::awaitable<Result<void>> ConnectionResponseWriter::send(Response response) {
+  return c_.send(std::move(response));
+}
+bool ConnectionResponseWriter::headSent() const { return c_.headSent(); }
+
 asio::mutable_buffer InBuffer::prepare(size_t want) {
   if (cap_ - end_ < want) {
     if (begin_ > 0) {
@@ -265,11 +285,18 @@ asio::awaitable<bool> Connection::readFullBody() {
   setDeadline(server_.options.bodyTimeout);
   auto r = co_await readAll(req_.body);
   if (!r) {
-    const std::string& m = r.error().message();
+    // (No temporaries around co_await here: GCC 12 mishandles them in coroutine frames.)
+    std::string detail = r.error().message();
     int status = 400;
-    if (m.size() > 3 && m[3] == ' ') std::from_chars(m.data(), m.data() + 3, status);
-    if (!closed_ && status != 408) co_await reject(status, m.size() > 4 ? m.substr(4) : m);
-    else abort();
+    if (detail.size() > 4 && detail[3] == ' ') {
+      std::from_chars(detail.data(), detail.data() + 3, status);
+      detail.erase(0, 4);
+    }
+    if (closed_ || status == 408) {
+      abort();
+      co_return false;
+    }
+    co_await reject(status, detail);
     co_return false;
   }
   co_return true;
@@ -277,7 +304,7 @@ asio::awaitable<bool> Connection::readFullBody() {
 
 asio::awaitable<Result<void>> Connection::writeHead(int status, const Headers& headers,
                                                     std::optional<uint64_t> contentLength) {
-  if (headSent_) co_return fail(ErrorCode::kFailedPrecondition, "response head already sent");
+  if (headSent_) return failed(Error(ErrorCode::kFailedPrecondition, "response head already sent"));
   headSent_ = true;
   respNoBody_ = !bodyAllowed(status) || req_.method == "HEAD";
   appendStatusLine(out_, status);
@@ -308,47 +335,54 @@ asio::awaitable<Result<void>> Connection::writeHead(int status, const Headers& h
   }
   if (!keepAlive_) out_ += "Connection: close\r\n";
   out_ += "\r\n";
-  if (!co_await flush()) co_return fail(ErrorCode::kFailedPrecondition, "client went away");
+  return flushResult();
+}
+
+asio::awaitable<Result<void>> Connection::flushResult() {
+  bool ok = co_await flush();
+  if (!ok) co_return fail(ErrorCode::kFailedPrecondition, "client went away");
   co_return Result<void>();
 }
 
-asio::awaitable<Result<void>> Connection::write(std::string_view data) {
-  if (!headSent_) co_return fail(ErrorCode::kFailedPrecondition, "write before writeHead");
-  if (respFinished_) co_return fail(ErrorCode::kFailedPrecondition, "write after finish");
-  if (data.empty() || respNoBody_) co_return Result<void>();
+asio::awaitable<Result<void>> Connection::failed(Error e) { co_return fail(std::move(e)); }
+
+// Not a coroutine: it validates and frames synchronously, then returns the flush coroutine.
+// (GCC 12 miscompiled the coroutine version of this function.)
+asio::awaitable<Result<void>> Connection::write(std::string_view piece) {
+  if (!headSent_) return failed(Error(ErrorCode::kFailedPrecondition, "write before writeHead"));
+  if (respFinished_) return failed(Error(ErrorCode::kFailedPrecondition, "write after finish"));
+  if (piece.empty() || respNoBody_) return flushResult();
   if (respLeft_) {
-    if (data.size() > *respLeft_) co_return fail(ErrorCode::kInvalidArgument, "body longer than Content-Length");
-    *respLeft_ -= data.size();
+    if (piece.size() > *respLeft_)
+      return failed(Error(ErrorCode::kInvalidArgument, "body longer than Content-Length"));
+    *respLeft_ -= piece.size();
   }
   if (respChunked_) {
-    appendHex(out_, data.size());
+    appendHex(out_, piece.size());
     out_ += "\r\n";
-    out_ += data;
+    out_ += piece;
     out_ += "\r\n";
   } else {
-    out_ += data;
+    out_ += piece;
   }
-  if (!co_await flush()) co_return fail(ErrorCode::kFailedPrecondition, "client went away");
-  co_return Result<void>();
+  return flushResult();
 }
 
 asio::awaitable<Result<void>> Connection::finish() {
-  if (!headSent_) co_return fail(ErrorCode::kFailedPrecondition, "finish before writeHead");
-  if (respFinished_) co_return Result<void>();
+  if (!headSent_) return failed(Error(ErrorCode::kFailedPrecondition, "finish before writeHead"));
+  if (respFinished_) return flushResult();
   respFinished_ = true;
   if (respChunked_) out_ += "0\r\n\r\n";
   if (respLeft_ && *respLeft_ != 0) keepAlive_ = false;  // short body: framing is broken
-  if (!co_await flush()) co_return fail(ErrorCode::kFailedPrecondition, "client went away");
-  co_return Result<void>();
+  return flushResult();
 }
 
 asio::awaitable<Result<void>> Connection::send(Response response) {
-  if (headSent_) co_return fail(ErrorCode::kFailedPrecondition, "response head already sent");
+  if (headSent_) return failed(Error(ErrorCode::kFailedPrecondition, "response head already sent"));
   headSent_ = true;
   respFinished_ = true;
   serialize(response);
-  if (!co_await flush()) co_return fail(ErrorCode::kFailedPrecondition, "client went away");
-  co_return Result<void>();
+  return flushResult();
 }
 
 asio::awaitable<bool> Connection::serveStream() {
@@ -358,16 +392,24 @@ asio::awaitable<bool> Connection::serveStream() {
   busy_ = true;
   bool threw = false;
   try {
-    co_await server_.streamHandler(req_, *this, *this);
+    ConnectionBodyReader reader(*this);
+    ConnectionResponseWriter writer(*this);
+    co_await server_.streamHandler(req_, reader, writer);
   } catch (const std::exception&) {
     threw = true;
   }
   busy_ = false;
   if (threw) {
     keepAlive_ = false;
-    if (!headSent_) co_await send(server_.errorResponse(500, "internal error"));
+    if (!headSent_) {
+      Response err = server_.errorResponse(500, "internal error");
+      co_await send(std::move(err));
+    }
   }
-  if (!headSent_) co_await send(server_.errorResponse(500, "handler sent no response"));
+  if (!headSent_) {
+    Response err = server_.errorResponse(500, "handler sent no response");
+    co_await send(std::move(err));
+  }
   if (!respFinished_) co_await finish();
   if (!bodyDone_ || bodyError_) keepAlive_ = false;
   co_return !closed_;
@@ -424,7 +466,7 @@ asio::awaitable<void> Connection::run(std::shared_ptr<Connection> self) {
       if (threw) resp = server_.errorResponse(500, "internal error");
       busy_ = false;
       if (closed_) break;
-      if (worker_.draining) keepAlive_ = false;
+      if (worker_.draining || server_.draining.load(std::memory_order_relaxed)) keepAlive_ = false;
       serialize(resp);
       if (out_.size() >= kFlushAt && !co_await flush()) break;
     }

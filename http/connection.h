@@ -75,6 +75,7 @@ struct Server::Impl {
   bool listening = false;
   bool started = false;
   std::atomic<uint64_t> connections{0}, requests{0}, rejected{0};
+  std::atomic<bool> draining{false};  // set at once by drain(), before the workers see it
   std::vector<std::unique_ptr<detail::Worker>> workers;  // last: destroyed first
 
   Response errorResponse(int status, std::string_view detail) const;
@@ -85,12 +86,41 @@ struct Server::Impl {
 
 namespace berth::http::detail {
 
-class Connection : public std::enable_shared_from_this<Connection>,
-                   private BodyReader,
-                   private ResponseWriter {
+class Connection;
+
+/// BodyReader/ResponseWriter of a Connection. Separate single-inheritance adapters whose
+/// overrides are plain functions returning the connection's coroutines: GCC 12 miscompiles
+/// coroutines reached through a this-adjusting thunk (a second base class).
+class ConnectionBodyReader final : public BodyReader {
+ public:
+  explicit ConnectionBodyReader(Connection& c) : c_(c) {}
+  asio::awaitable<Result<std::string_view>> read() override;
+  asio::awaitable<Result<void>> readAll(std::string& out) override;
+  bool done() const override;
+  std::optional<uint64_t> length() const override;
+
+ private:
+  Connection& c_;
+};
+
+class ConnectionResponseWriter final : public ResponseWriter {
+ public:
+  explicit ConnectionResponseWriter(Connection& c) : c_(c) {}
+  asio::awaitable<Result<void>> writeHead(int status, const Headers& headers,
+                                          std::optional<uint64_t> contentLength) override;
+  asio::awaitable<Result<void>> write(std::string_view data) override;
+  asio::awaitable<Result<void>> finish() override;
+  asio::awaitable<Result<void>> send(Response response) override;
+  bool headSent() const override;
+
+ private:
+  Connection& c_;
+};
+
+class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(Server::Impl& server, Worker& worker, tcp::socket socket);
-  ~Connection() override;
+  ~Connection();
 
   asio::awaitable<void> run(std::shared_ptr<Connection> self);
   asio::awaitable<void> watchdog(std::shared_ptr<Connection> self);
@@ -98,21 +128,24 @@ class Connection : public std::enable_shared_from_this<Connection>,
   void closeIfIdle();
   void abort();
 
- private:
   // BodyReader
-  asio::awaitable<Result<std::string_view>> read() override;
-  asio::awaitable<Result<void>> readAll(std::string& out) override;
-  bool done() const override { return bodyDone_; }
-  std::optional<uint64_t> length() const override { return req_.contentLength; }
+  asio::awaitable<Result<std::string_view>> read();
+  asio::awaitable<Result<void>> readAll(std::string& out);
+  bool done() const { return bodyDone_; }
+  std::optional<uint64_t> length() const { return req_.contentLength; }
   // ResponseWriter
   asio::awaitable<Result<void>> writeHead(int status, const Headers& headers,
-                                          std::optional<uint64_t> contentLength) override;
-  asio::awaitable<Result<void>> write(std::string_view data) override;
-  asio::awaitable<Result<void>> finish() override;
-  asio::awaitable<Result<void>> send(Response response) override;
-  bool headSent() const override { return headSent_; }
+                                          std::optional<uint64_t> contentLength);
+  asio::awaitable<Result<void>> write(std::string_view data);
+  asio::awaitable<Result<void>> finish();
+  asio::awaitable<Result<void>> send(Response response);
+  bool headSent() const { return headSent_; }
+
+ private:
 
   asio::awaitable<bool> readSome();
+  asio::awaitable<Result<void>> flushResult();
+  static asio::awaitable<Result<void>> failed(Error e);
   asio::awaitable<bool> flush();
   asio::awaitable<void> reject(int status, std::string_view detail);
   asio::awaitable<void> closeGracefully();

@@ -166,6 +166,7 @@ Result<void> Server::run() {
 }
 
 void Server::drain() {
+  impl_->draining = true;
   for (auto& wp : impl_->workers) {
     Worker* w = wp.get();
     Impl* impl = impl_.get();
