@@ -45,8 +45,8 @@ class Words {
 
 class Scanner {
  public:
-  Scanner(std::string_view s, char escape, const VarMap* vars)
-      : s_(s), escape_(escape), vars_(vars) {}
+  Scanner(std::string_view s, char escape, const VarMap* vars, bool rawQuotes = false)
+      : s_(s), escape_(escape), vars_(vars), rawQuotes_(rawQuotes) {}
 
   /// Process until `stop` (consumed) or the end. `sawStop` tells which.
   Result<std::string> process(std::optional<char> stop, Words* words, bool* sawStop = nullptr) {
@@ -58,6 +58,13 @@ class Scanner {
         ++pos_;
         if (sawStop) *sawStop = true;
         return out;
+      }
+      if (rawQuotes_ && c != '$') {
+        ++pos_;
+        if (c == escape_ && pos_ < s_.size() && (s_[pos_] == '$' || s_[pos_] == escape_))
+          c = s_[pos_++];
+        out += c;
+        continue;
       }
       if (c == '\'') {
         BERTH_ASSIGN(std::string t, singleQuote());
@@ -188,6 +195,7 @@ class Scanner {
   size_t pos_ = 0;
   char escape_;
   const VarMap* vars_;
+  bool rawQuotes_;
 };
 
 }  // namespace
@@ -203,6 +211,11 @@ Result<std::vector<std::string>> Lexer::processWords(std::string_view s,
   Words w;
   BERTH_TRY(sc.process(std::nullopt, &w));
   return w.take();
+}
+
+Result<std::string> Lexer::expandOnly(std::string_view s, const VarMap& vars) const {
+  Scanner sc(s, escape_, &vars, true);
+  return sc.process(std::nullopt, nullptr);
 }
 
 Result<std::vector<std::string>> Lexer::splitRaw(std::string_view s) const {

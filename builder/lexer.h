@@ -33,6 +33,10 @@ class Lexer {
   /// of an unquoted `$VAR` is split too, quoted text never is.
   Result<std::vector<std::string>> processWords(std::string_view s, const VarMap& vars) const;
 
+  /// Expand variables only: quotes are ordinary characters, the escape char protects only
+  /// '$' and itself (the text of an unquoted `COPY <<EOF` heredoc).
+  Result<std::string> expandOnly(std::string_view s, const VarMap& vars) const;
+
   /// Split at unquoted whitespace WITHOUT expanding or removing quotes/escapes (Docker's
   /// parseWords, used to cut `k=v k2="a b"` into pairs before substituting each one).
   /// Errors on an unterminated quote.
