@@ -1,8 +1,928 @@
+// Container verbs: run create start stop kill restart rm ps logs exec inspect top stats port
+// cp wait pause unpause rename, `volume ...`, `network ...`, `system prune|df`. Each parses
+// its flags, calls berth::engine::Engine and prints; exit codes are Docker's.
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
 #include "cli/commands.h"
+#include "common/fs.h"
+#include "common/strings.h"
+#include "engine/engine.h"
+#include "engine/logs.h"
+#include "image/store.h"
 
 namespace berth::cli {
+namespace {
 
-// Not implemented yet: the verbs of this group are added by its layer's work.
-void registerContainerCommands(CLI::App& /*app*/, Globals& /*g*/) {}
+using engine::Engine;
+using nlohmann::json;
+
+std::unique_ptr<Engine> openEngine(Globals& g) {
+  auto e = Engine::open(g.root, g.runroot);
+  if (!e) {
+    g.exitCode = reportError(e.error());
+    return nullptr;
+  }
+  return std::move(*e);
+}
+
+std::atomic<int> gPendingSignal{0};
+void catchSignal(int sig) { gPendingSignal = sig; }
+
+// Forward SIGINT/SIGTERM/SIGHUP to the container while we wait in the foreground.
+int waitForeground(Engine& e, UniqueFd& exitPipe, const std::string& id) {
+  struct sigaction sa {};
+  sa.sa_handler = catchSignal;
+  sigemptyset(&sa.sa_mask);
+  for (int s : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(s, &sa, nullptr);
+  std::string msg;
+  char buf[64];
+  for (;;) {
+    ssize_t n = ::read(exitPipe.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) {
+      if (int s = gPendingSignal.exchange(0); s) (void)e.kill(id, s);
+      continue;
+    }
+    if (n <= 0) break;
+    msg.append(buf, static_cast<size_t>(n));
+  }
+  if (auto c = str::parseI64(str::trim(msg)); c) return static_cast<int>(*c);
+  auto r = e.get(id);
+  return r ? r->exitCode : 125;
+}
+
+std::string shortCmd(const engine::Record& r) {
+  std::string s;
+  for (auto& a : r.config.args) s += (s.empty() ? "" : " ") + a;
+  if (s.size() > 20) s = s.substr(0, 19) + "…";
+  return "\"" + s + "\"";
+}
+
+std::string portsText(const engine::Record& r) {
+  std::string s;
+  for (auto& p : r.ports) s += (s.empty() ? "" : ", ") + network::formatMapping(p);
+  return s;
+}
+
+std::string ago(int64_t ns) {
+  int64_t s = (engine::nowNs() - ns) / 1000000000;
+  if (s < 60) return std::to_string(s) + " seconds ago";
+  if (s < 3600) return std::to_string(s / 60) + " minutes ago";
+  if (s < 86400) return std::to_string(s / 3600) + " hours ago";
+  return std::to_string(s / 86400) + " days ago";
+}
+
+std::string human(int64_t b) {
+  char buf[32];
+  if (b >= (1LL << 30)) std::snprintf(buf, sizeof buf, "%.2fGiB", b / double(1LL << 30));
+  else if (b >= (1LL << 20)) std::snprintf(buf, sizeof buf, "%.2fMiB", b / double(1LL << 20));
+  else if (b >= 1024) std::snprintf(buf, sizeof buf, "%.2fKiB", b / 1024.0);
+  else std::snprintf(buf, sizeof buf, "%lldB", static_cast<long long>(b));
+  return buf;
+}
+
+void printTable(const std::vector<std::vector<std::string>>& rows) {
+  if (rows.empty()) return;
+  std::vector<size_t> w(rows[0].size(), 0);
+  for (auto& r : rows)
+    for (size_t i = 0; i < r.size() && i < w.size(); ++i) w[i] = std::max(w[i], r[i].size());
+  std::string out;
+  for (auto& r : rows) {
+    std::string line;
+    for (size_t i = 0; i < r.size(); ++i) {
+      line += r[i];
+      if (i + 1 < r.size()) line += std::string(w[i] - r[i].size() + 3, ' ');
+    }
+    out += line + "\n";
+  }
+  std::fwrite(out.data(), 1, out.size(), stdout);
+}
+
+void addRunFlags(CLI::App* c, engine::RunFlags& f, std::shared_ptr<std::string> entry) {
+  c->set_help_flag("--help", "print this help");  // -h is --hostname, as in Docker
+  c->add_flag("-d,--detach", f.detach, "run in the background and print the container id");
+  c->add_flag("-i,--interactive", f.interactive, "keep stdin open");
+  c->add_flag("-t,--tty", f.tty, "use the caller's terminal (foreground)");
+  c->add_flag("--rm", f.rm, "remove the container when it exits");
+  c->add_option("--name", f.name, "container name");
+  c->add_option("-e,--env", f.env, "set an environment variable KEY=VALUE (or KEY)");
+  c->add_option("--env-file", f.envFile, "read KEY=VALUE lines from a file");
+  c->add_option("-p,--publish", f.publish, "publish [IP:][HOST[-HOST]:]CTR[-CTR][/tcp|udp]");
+  c->add_flag("-P,--publish-all", f.publishAll, "publish every EXPOSEd port to a free port");
+  c->add_option("-v,--volume", f.volumes, "bind HOST:CTR[:ro], named NAME:CTR, or CTR");
+  c->add_option("--tmpfs", f.tmpfs, "mount a tmpfs PATH[:OPTIONS]");
+  c->add_option("-w,--workdir", f.workdir, "working directory");
+  c->add_option("-u,--user", f.user, "user[:group] (name or id)");
+  c->add_option("--entrypoint", *entry, "override the image's entrypoint");
+  c->add_option("-h,--hostname", f.hostname, "container host name");
+  c->add_option("-m,--memory", f.memory, "memory limit (e.g. 512m)");
+  c->add_option("--cpus", f.cpus, "CPU limit (e.g. 1.5)");
+  c->add_option("--pids-limit", f.pidsLimit, "max processes (-1: unlimited)");
+  c->add_flag("--read-only", f.readOnly, "read-only root file system");
+  c->add_option("--cap-add", f.capAdd, "add a capability");
+  c->add_option("--cap-drop", f.capDrop, "drop a capability");
+  c->add_option("--security-opt", f.securityOpt,
+                "no-new-privileges | seccomp=FILE | seccomp=unconfined");
+  c->add_flag("--privileged", f.privileged, "all capabilities, no masked paths");
+  c->add_option("--network,--net", f.network, "bridge | host | none | NAME");
+  c->add_option("--network-alias", f.networkAliases, "extra name on the network");
+  c->add_option("--restart", f.restart, "no | on-failure[:N] | always | unless-stopped");
+  c->add_option("--health-cmd", f.healthCmd, "command to check health");
+  c->add_option("--health-interval", f.healthInterval, "time between checks (30s)");
+  c->add_option("--health-timeout", f.healthTimeout, "time one check may take (30s)");
+  c->add_option("--health-retries", f.healthRetries, "failures before unhealthy (3)");
+  c->add_option("--health-start-period", f.healthStartPeriod, "grace period (0s)");
+  c->add_flag("--no-healthcheck", f.noHealthcheck, "disable the image's HEALTHCHECK");
+  c->add_flag("--init", f.init, "run an init as PID 1 that reaps zombies");
+  c->add_option("-l,--label", f.labels, "set a label KEY=VALUE");
+  c->add_option("--stop-signal", f.stopSignal, "signal to stop the container (SIGTERM)");
+  c->add_option("--stop-timeout", f.stopTimeout, "seconds to wait before SIGKILL (10)");
+  c->add_option("--ulimit", f.ulimits, "NAME=SOFT[:HARD]");
+  c->add_option("--log-opt", f.logOpts, "max-size=SIZE, max-file=N");
+  c->add_option("image", f.image, "image")->required();
+  c->add_option("command", f.cmd, "command and arguments");
+  c->positionals_at_end();
+}
+
+void registerRun(CLI::App& app, Globals& g, bool create) {
+  auto f = std::make_shared<engine::RunFlags>();
+  auto entry = std::make_shared<std::string>("\x01");
+  auto* c = app.add_subcommand(create ? "create" : "run",
+                               create ? "create a container" : "run a command in a new container");
+  addRunFlags(c, *f, entry);
+  c->callback([&g, f, entry, create] {
+    if (*entry != "\x01") f->entrypoint = *entry;
+    auto e = openEngine(g);
+    if (!e) return;
+    auto rec = e->create(*f);
+    if (!rec) {
+      g.exitCode = reportError(rec.error());
+      return;
+    }
+    if (create) {
+      std::printf("%s\n", rec->id.c_str());
+      return;
+    }
+    engine::StartIo io;
+    io.attach = !f->detach;
+    io.interactive = f->interactive;
+    UniqueFd exitPipe;
+    int code = 125;
+    auto st = e->start(rec->id, io, &exitPipe, &code);
+    if (!st) {
+      // Bad input leaves nothing behind: a container that could not start is removed.
+      (void)e->remove(rec->id, true, true);
+      reportError(st.error());
+      g.exitCode = code;
+      return;
+    }
+    if (f->detach) {
+      std::printf("%s\n", rec->id.c_str());
+      return;
+    }
+    g.exitCode = waitForeground(*e, exitPipe, rec->id);
+  });
+}
+
+template <typename Fn>
+void forEach(Globals& g, const std::vector<std::string>& refs, Fn fn) {
+  auto e = openEngine(g);
+  if (!e) return;
+  for (auto& r : refs) {
+    auto res = fn(*e, r);
+    if (!res) g.exitCode = reportError(res.error());
+  }
+}
+
+void registerLifecycle(CLI::App& app, Globals& g) {
+  {
+    auto refs = std::make_shared<std::vector<std::string>>();
+    auto attach = std::make_shared<bool>(false);
+    auto* c = app.add_subcommand("start", "start stopped containers");
+    c->add_flag("-a,--attach", *attach, "attach output and wait for the exit code");
+    c->add_option("containers", *refs)->required();
+    c->callback([&g, refs, attach] {
+      auto e = openEngine(g);
+      if (!e) return;
+      for (auto& ref : *refs) {
+        engine::StartIo io;
+        io.attach = *attach;
+        UniqueFd exitPipe;
+        int code = 125;
+        auto r = e->start(ref, io, &exitPipe, &code);
+        if (!r) {
+          reportError(r.error());
+          g.exitCode = code;
+          continue;
+        }
+        if (*attach) {
+          auto rec = e->get(ref);
+          g.exitCode = waitForeground(*e, exitPipe, rec ? rec->id : ref);
+        } else {
+          std::printf("%s\n", ref.c_str());
+        }
+      }
+    });
+  }
+  {
+    auto refs = std::make_shared<std::vector<std::string>>();
+    auto t = std::make_shared<int>(-2);
+    for (const char* verb : {"stop", "restart"}) {
+      bool isStop = std::string(verb) == "stop";
+      auto* c = app.add_subcommand(verb, isStop ? "stop running containers (signal, then SIGKILL)"
+                                                : "restart containers");
+      c->add_option("-t,--time", *t, "seconds to wait before SIGKILL");
+      c->add_option("containers", *refs)->required();
+      c->callback([&g, refs, t, isStop] {
+        std::optional<int> timeout;
+        if (*t != -2) timeout = *t;
+        forEach(g, *refs, [&](Engine& e, const std::string& ref) -> Result<void> {
+          auto r = isStop ? e.stop(ref, timeout) : e.restart(ref, timeout);
+          if (!r) return fail(std::move(r.error()));
+          std::printf("%s\n", ref.c_str());
+          return {};
+        });
+      });
+    }
+  }
+  {
+    auto refs = std::make_shared<std::vector<std::string>>();
+    auto sig = std::make_shared<std::string>("KILL");
+    auto* c = app.add_subcommand("kill", "send a signal to containers");
+    c->add_option("-s,--signal", *sig, "signal (KILL)");
+    c->add_option("containers", *refs)->required();
+    c->callback([&g, refs, sig] {
+      auto s = engine::parseSignal(*sig);
+      if (!s) {
+        g.exitCode = reportError(s.error());
+        return;
+      }
+      forEach(g, *refs, [&](Engine& e, const std::string& ref) -> Result<void> {
+        BERTH_TRY(e.kill(ref, *s));
+        std::printf("%s\n", ref.c_str());
+        return {};
+      });
+    });
+  }
+  {
+    auto refs = std::make_shared<std::vector<std::string>>();
+    auto force = std::make_shared<bool>(false);
+    auto vols = std::make_shared<bool>(false);
+    auto* c = app.add_subcommand("rm", "remove containers");
+    c->add_flag("-f,--force", *force, "stop and remove running containers");
+    c->add_flag("-v,--volumes", *vols, "remove anonymous volumes too");
+    c->add_option("containers", *refs)->required();
+    c->callback([&g, refs, force, vols] {
+      forEach(g, *refs, [&](Engine& e, const std::string& ref) -> Result<void> {
+        BERTH_TRY(e.remove(ref, *force, *vols));
+        std::printf("%s\n", ref.c_str());
+        return {};
+      });
+    });
+  }
+  for (const char* verb : {"pause", "unpause"}) {
+    auto refs = std::make_shared<std::vector<std::string>>();
+    bool p = std::string(verb) == "pause";
+    auto* c = app.add_subcommand(verb, p ? "freeze containers" : "thaw containers");
+    c->add_option("containers", *refs)->required();
+    c->callback([&g, refs, p] {
+      forEach(g, *refs, [&](Engine& e, const std::string& ref) -> Result<void> {
+        auto r = p ? e.pause(ref) : e.unpause(ref);
+        if (!r) return fail(std::move(r.error()));
+        std::printf("%s\n", ref.c_str());
+        return {};
+      });
+    });
+  }
+  {
+    auto refs = std::make_shared<std::vector<std::string>>();
+    auto* c = app.add_subcommand("wait", "wait for containers to stop; print exit codes");
+    c->add_option("containers", *refs)->required();
+    c->callback([&g, refs] {
+      forEach(g, *refs, [&](Engine& e, const std::string& ref) -> Result<void> {
+        BERTH_ASSIGN(int code, e.wait(ref));
+        std::printf("%d\n", code);
+        return {};
+      });
+    });
+  }
+  {
+    auto names = std::make_shared<std::vector<std::string>>();
+    auto* c = app.add_subcommand("rename", "rename a container");
+    c->add_option("names", *names, "CONTAINER NEW_NAME")->required()->expected(2);
+    c->callback([&g, names] {
+      auto e = openEngine(g);
+      if (!e) return;
+      if (auto r = e->rename((*names)[0], (*names)[1]); !r) g.exitCode = reportError(r.error());
+    });
+  }
+}
+
+void registerPs(CLI::App& app, Globals& g) {
+  struct Opts {
+    bool all = false, quiet = false, noTrunc = false;
+    std::string format = "table";
+    std::vector<std::string> filters;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* c = app.add_subcommand("ps", "list containers");
+  c->alias("ls");
+  c->add_flag("-a,--all", o->all, "show all containers (default: running)");
+  c->add_flag("-q,--quiet", o->quiet, "only ids");
+  c->add_flag("--no-trunc", o->noTrunc, "full ids");
+  c->add_option("--format", o->format, "table | json");
+  c->add_option("-f,--filter", o->filters, "name=, id=, status=, label=, ancestor=, network=");
+  c->callback([&g, o] {
+    if (o->format != "table" && o->format != "json") {
+      g.exitCode = reportError("invalid --format \"" + o->format + "\": use table or json");
+      return;
+    }
+    for (auto& f : o->filters) {
+      auto [k, v] = str::splitOnce(f, '=');
+      if (!v || (k != "name" && k != "id" && k != "status" && k != "label" && k != "ancestor" &&
+                 k != "network" && k != "health")) {
+        g.exitCode = reportError("invalid --filter \"" + f + "\"");
+        return;
+      }
+    }
+    auto e = openEngine(g);
+    if (!e) return;
+    auto all = e->list();
+    if (!all) {
+      g.exitCode = reportError(all.error());
+      return;
+    }
+    int64_t now = engine::nowNs();
+    std::vector<engine::Record> shown;
+    for (auto& r : *all) {
+      bool statusFilter = false;
+      bool ok = true;
+      for (auto& f : o->filters) {
+        auto [k, v] = str::splitOnce(f, '=');
+        if (k == "name") ok = ok && r.name.find(*v) != std::string::npos;
+        else if (k == "id") ok = ok && str::startsWith(r.id, *v);
+        else if (k == "status") {
+          statusFilter = true;
+          ok = ok && engine::stateName(r.state) == *v;
+        } else if (k == "ancestor") ok = ok && (r.image == *v || r.imageId == *v);
+        else if (k == "health") ok = ok && r.health == *v;
+        else if (k == "network") {
+          bool on = r.config.network == *v;
+          for (auto& a : r.networks) on = on || a.network == *v;
+          ok = ok && on;
+        } else if (k == "label") {
+          auto [lk, lv] = str::splitOnce(*v, '=');
+          auto it = r.config.labels.find(lk);
+          ok = ok && it != r.config.labels.end() && (!lv || it->second == *lv);
+        }
+      }
+      if (!o->all && !statusFilter && !r.lifecycle().isActive()) ok = false;
+      if (ok) shown.push_back(std::move(r));
+    }
+    if (o->quiet) {
+      std::string out;
+      for (auto& r : shown) out += (o->noTrunc ? r.id : r.shortId()) + "\n";
+      std::fwrite(out.data(), 1, out.size(), stdout);
+      return;
+    }
+    if (o->format == "json") {
+      json arr = json::array();
+      for (auto& r : shown)
+        arr.push_back({{"Id", r.id}, {"Names", r.name}, {"Image", r.image},
+                       {"Command", r.config.args}, {"Created", engine::rfc3339(r.created)},
+                       {"State", std::string(engine::stateName(r.state))},
+                       {"Status", engine::statusText(r, now)}, {"Ports", portsText(r)},
+                       {"Health", r.health}, {"ExitCode", r.exitCode},
+                       {"Labels", r.config.labels}});
+      std::printf("%s\n", arr.dump(2).c_str());
+      return;
+    }
+    std::vector<std::vector<std::string>> rows = {
+        {"CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"}};
+    for (auto& r : shown)
+      rows.push_back({o->noTrunc ? r.id : r.shortId(), r.image, shortCmd(r), ago(r.created),
+                      engine::statusText(r, now), portsText(r), r.name});
+    printTable(rows);
+  });
+}
+
+void registerLogsExec(CLI::App& app, Globals& g) {
+  {
+    struct Opts {
+      bool follow = false, timestamps = false;
+      std::string tail = "all", since, until, ref;
+    };
+    auto o = std::make_shared<Opts>();
+    auto* c = app.add_subcommand("logs", "show a container's output");
+    c->add_flag("-f,--follow", o->follow, "follow until the container stops");
+    c->add_flag("-t,--timestamps", o->timestamps, "show timestamps");
+    c->add_option("-n,--tail", o->tail, "lines from the end (all)");
+    c->add_option("--since", o->since, "RFC 3339 time, unix seconds or duration (10m)");
+    c->add_option("--until", o->until, "RFC 3339 time, unix seconds or duration");
+    c->add_option("container", o->ref)->required();
+    c->callback([&g, o] {
+      engine::LogOptions lo;
+      lo.follow = o->follow;
+      lo.timestamps = o->timestamps;
+      if (o->tail != "all") {
+        auto n = str::parseI64(o->tail);
+        if (!n) {
+          g.exitCode = reportError("invalid --tail \"" + o->tail + "\"");
+          return;
+        }
+        lo.tail = *n;
+      }
+      for (auto [txt, out] : {std::pair{&o->since, &lo.sinceNs}, std::pair{&o->until, &lo.untilNs}}) {
+        if (txt->empty()) continue;
+        auto v = engine::parseSince(*txt, engine::nowNs());
+        if (!v) {
+          g.exitCode = reportError(v.error());
+          return;
+        }
+        *out = *v;
+      }
+      auto e = openEngine(g);
+      if (!e) return;
+      auto r = e->logs(o->ref, lo, [](const std::string& stream, const std::string& text) {
+        FILE* f = stream == "stderr" ? stderr : stdout;
+        std::fwrite(text.data(), 1, text.size(), f);
+        std::fflush(f);
+      });
+      if (!r) g.exitCode = reportError(r.error());
+    });
+  }
+  {
+    auto req = std::make_shared<engine::ExecRequest>();
+    auto ref = std::make_shared<std::string>();
+    auto cmd = std::make_shared<std::vector<std::string>>();
+    auto* c = app.add_subcommand("exec", "run a command in a running container");
+    c->add_flag("-i,--interactive", req->interactive, "keep stdin open");
+    c->add_flag("-t,--tty", req->tty, "use the caller's terminal");
+    c->add_flag("-d,--detach", req->detach, "run in the background");
+    c->add_option("-e,--env", req->env, "KEY=VALUE");
+    c->add_option("-u,--user", req->user, "user[:group]");
+    c->add_option("-w,--workdir", req->workdir, "working directory");
+    c->add_option("container", *ref)->required();
+    c->add_option("command", *cmd)->required();
+    c->positionals_at_end();
+    c->callback([&g, req, ref, cmd] {
+      auto e = openEngine(g);
+      if (!e) return;
+      req->args = *cmd;
+      auto r = e->exec(*ref, *req);
+      if (!r) {
+        g.exitCode = reportError(r.error());
+        return;
+      }
+      if (!r->error.empty()) reportError(r->error);
+      g.exitCode = r->exitCode;
+    });
+  }
+}
+
+void registerInfo(CLI::App& app, Globals& g) {
+  {
+    auto refs = std::make_shared<std::vector<std::string>>();
+    auto fmt = std::make_shared<std::string>();
+    auto* c = app.add_subcommand("inspect", "show containers (or networks, volumes) as JSON");
+    c->add_option("-f,--format", *fmt, "json (default)");
+    c->add_option("objects", *refs)->required();
+    c->callback([&g, refs] {
+      auto e = openEngine(g);
+      if (!e) return;
+      std::vector<std::string> docs;
+      for (auto& ref : *refs) {
+        auto r = e->get(ref);
+        if (r) {
+          docs.push_back(e->inspectJson(*r));
+          continue;
+        }
+        if (auto n = e->networks().get(ref); n) {
+          docs.push_back(network::networkToJson(*n));
+          continue;
+        }
+        g.exitCode = reportError(r.error());
+      }
+      std::string out = "[";
+      for (size_t i = 0; i < docs.size(); ++i) out += (i ? ",\n" : "\n") + docs[i];
+      out += "\n]\n";
+      if (!docs.empty()) std::fwrite(out.data(), 1, out.size(), stdout);
+    });
+  }
+  {
+    auto ref = std::make_shared<std::string>();
+    auto* c = app.add_subcommand("top", "processes of a container");
+    c->add_option("container", *ref)->required();
+    c->callback([&g, ref] {
+      auto e = openEngine(g);
+      if (!e) return;
+      auto ps = e->top(*ref);
+      if (!ps) {
+        g.exitCode = reportError(ps.error());
+        return;
+      }
+      std::vector<std::vector<std::string>> rows = {{"UID", "PID", "PPID", "TIME", "CMD"}};
+      for (auto& p : *ps) {
+        char t[32];
+        int s = static_cast<int>(p.cpuSeconds);
+        std::snprintf(t, sizeof t, "%02d:%02d:%02d", s / 3600, s / 60 % 60, s % 60);
+        rows.push_back({std::to_string(p.uid), std::to_string(p.pid), std::to_string(p.ppid), t,
+                        p.cmd});
+      }
+      printTable(rows);
+    });
+  }
+  {
+    auto refs = std::make_shared<std::vector<std::string>>();
+    auto noStream = std::make_shared<bool>(false);
+    auto all = std::make_shared<bool>(false);
+    auto* c = app.add_subcommand("stats", "CPU, memory, pids and network of containers");
+    c->add_flag("--no-stream", *noStream, "print once and exit");
+    c->add_flag("-a,--all", *all, "include stopped containers");
+    c->add_option("containers", *refs);
+    c->callback([&g, refs, noStream, all] {
+      auto e = openEngine(g);
+      if (!e) return;
+      for (int round = 0;; ++round) {
+        std::vector<engine::Record> recs;
+        if (refs->empty()) {
+          auto l = e->list();
+          if (!l) {
+            g.exitCode = reportError(l.error());
+            return;
+          }
+          for (auto& r : *l)
+            if (*all || r.lifecycle().isActive()) recs.push_back(r);
+        } else {
+          for (auto& ref : *refs) {
+            auto r = e->get(ref);
+            if (!r) {
+              g.exitCode = reportError(r.error());
+              return;
+            }
+            recs.push_back(*r);
+          }
+        }
+        std::vector<std::vector<std::string>> rows = {
+            {"CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "PIDS"}};
+        for (auto& r : recs) {
+          auto s = e->stats(r, 500);
+          if (!s) continue;
+          char cpu[16], memp[16];
+          std::snprintf(cpu, sizeof cpu, "%.2f%%", s->cpuPercent);
+          std::snprintf(memp, sizeof memp, "%.2f%%",
+                        s->memLimit ? 100.0 * s->memUsage / s->memLimit : 0.0);
+          rows.push_back({r.shortId(), r.name, cpu, human(s->memUsage) + " / " + human(s->memLimit),
+                          memp, human(s->netRx) + " / " + human(s->netTx),
+                          std::to_string(s->pids)});
+        }
+        if (!*noStream) std::printf("\033[2J\033[H");
+        printTable(rows);
+        std::fflush(stdout);
+        if (*noStream) return;
+        ::sleep(1);
+      }
+    });
+  }
+  {
+    auto ref = std::make_shared<std::string>();
+    auto* c = app.add_subcommand("port", "published ports of a container");
+    c->add_option("container", *ref)->required();
+    c->callback([&g, ref] {
+      auto e = openEngine(g);
+      if (!e) return;
+      auto r = e->get(*ref);
+      if (!r) {
+        g.exitCode = reportError(r.error());
+        return;
+      }
+      for (auto& p : r->ports)
+        std::printf("%u/%s -> %s:%u\n", p.containerPort, p.protocol.c_str(),
+                    p.hostIp.empty() ? "0.0.0.0" : p.hostIp.c_str(), p.hostPort);
+    });
+  }
+  {
+    auto args = std::make_shared<std::vector<std::string>>();
+    auto* c = app.add_subcommand("cp", "copy files: cp CONTAINER:SRC DEST | cp SRC CONTAINER:DEST");
+    c->add_option("paths", *args, "SRC DEST")->required()->expected(2);
+    c->callback([&g, args] {
+      auto e = openEngine(g);
+      if (!e) return;
+      if (auto r = e->copy((*args)[0], (*args)[1]); !r) g.exitCode = reportError(r.error());
+    });
+  }
+}
+
+std::map<std::string, std::string> parseLabels(const std::vector<std::string>& ls) {
+  std::map<std::string, std::string> m;
+  for (auto& l : ls) {
+    auto [k, v] = str::splitOnce(l, '=');
+    m[k] = v.value_or("");
+  }
+  return m;
+}
+
+void registerVolumes(CLI::App& app, Globals& g) {
+  auto* vol = app.add_subcommand("volume", "manage volumes");
+  vol->require_subcommand(1);
+  {
+    auto name = std::make_shared<std::string>();
+    auto labels = std::make_shared<std::vector<std::string>>();
+    auto* c = vol->add_subcommand("create", "create a volume");
+    c->add_option("--label", *labels);
+    c->add_option("name", *name);
+    c->callback([&g, name, labels] {
+      auto e = openEngine(g);
+      if (!e) return;
+      auto v = e->volumeCreate(*name, parseLabels(*labels));
+      if (!v) g.exitCode = reportError(v.error());
+      else std::printf("%s\n", v->name.c_str());
+    });
+  }
+  {
+    auto quiet = std::make_shared<bool>(false);
+    auto* c = vol->add_subcommand("ls", "list volumes");
+    c->add_flag("-q,--quiet", *quiet);
+    c->callback([&g, quiet] {
+      auto e = openEngine(g);
+      if (!e) return;
+      auto vs = e->records().listVolumes();
+      if (!vs) {
+        g.exitCode = reportError(vs.error());
+        return;
+      }
+      std::vector<std::vector<std::string>> rows = {{"DRIVER", "VOLUME NAME"}};
+      for (auto& v : *vs) {
+        if (*quiet) std::printf("%s\n", v.name.c_str());
+        rows.push_back({v.driver, v.name});
+      }
+      if (!*quiet) printTable(rows);
+    });
+  }
+  {
+    auto names = std::make_shared<std::vector<std::string>>();
+    auto* c = vol->add_subcommand("inspect", "show volumes as JSON");
+    c->add_option("names", *names)->required();
+    c->callback([&g, names] {
+      auto e = openEngine(g);
+      if (!e) return;
+      json arr = json::array();
+      for (auto& n : *names) {
+        auto v = e->records().getVolume(n);
+        if (!v) {
+          g.exitCode = reportError(v.error());
+          continue;
+        }
+        arr.push_back({{"Name", v->name}, {"Driver", v->driver},
+                       {"Mountpoint", e->paths().volumeData(v->name)},
+                       {"CreatedAt", engine::rfc3339(v->created)}, {"Labels", v->labels},
+                       {"Scope", "local"}, {"Anonymous", v->anonymous}});
+      }
+      if (!arr.empty()) std::printf("%s\n", arr.dump(4).c_str());
+    });
+  }
+  {
+    auto names = std::make_shared<std::vector<std::string>>();
+    auto force = std::make_shared<bool>(false);
+    auto* c = vol->add_subcommand("rm", "remove volumes");
+    c->add_flag("-f,--force", *force);
+    c->add_option("names", *names)->required();
+    c->callback([&g, names, force] {
+      forEach(g, *names, [&](Engine& e, const std::string& n) -> Result<void> {
+        BERTH_TRY(e.volumeRemove(n, *force));
+        std::printf("%s\n", n.c_str());
+        return {};
+      });
+    });
+  }
+  {
+    auto force = std::make_shared<bool>(false);
+    auto* c = vol->add_subcommand("prune", "remove volumes no container uses");
+    c->add_flag("-f,--force", *force, "(accepted; berth never prompts)");
+    c->callback([&g] {
+      auto e = openEngine(g);
+      if (!e) return;
+      auto u = e->unusedVolumes();
+      if (!u) {
+        g.exitCode = reportError(u.error());
+        return;
+      }
+      std::printf("Deleted Volumes:\n");
+      for (auto& v : *u)
+        if (e->volumeRemove(v, false)) std::printf("%s\n", v.c_str());
+    });
+  }
+}
+
+void registerNetworks(CLI::App& app, Globals& g) {
+  auto* net = app.add_subcommand("network", "manage CNI networks");
+  net->require_subcommand(1);
+  {
+    auto name = std::make_shared<std::string>();
+    auto subnet = std::make_shared<std::string>();
+    auto driver = std::make_shared<std::string>("bridge");
+    auto internal = std::make_shared<bool>(false);
+    auto labels = std::make_shared<std::vector<std::string>>();
+    auto* c = net->add_subcommand("create", "create a bridge network");
+    c->add_option("--subnet", *subnet, "IPv4 CIDR (default: a free 10.x.y.0/24)");
+    c->add_option("-d,--driver", *driver, "bridge");
+    c->add_flag("--internal", *internal, "no masquerading to the outside");
+    c->add_option("--label", *labels);
+    c->add_option("name", *name)->required();
+    c->callback([&g, name, subnet, driver, internal, labels] {
+      if (*driver != "bridge") {
+        g.exitCode = reportError("unsupported network driver \"" + *driver + "\" (bridge)");
+        return;
+      }
+      auto e = openEngine(g);
+      if (!e) return;
+      auto n = e->networkCreate(*name, *subnet, *internal, parseLabels(*labels));
+      if (!n) g.exitCode = reportError(n.error());
+      else std::printf("%s\n", n->id.c_str());
+    });
+  }
+  {
+    auto quiet = std::make_shared<bool>(false);
+    auto* c = net->add_subcommand("ls", "list networks");
+    c->add_flag("-q,--quiet", *quiet);
+    c->callback([&g, quiet] {
+      auto e = openEngine(g);
+      if (!e) return;
+      auto ns = e->networks().list();
+      if (!ns) {
+        g.exitCode = reportError(ns.error());
+        return;
+      }
+      std::vector<std::vector<std::string>> rows = {{"NETWORK ID", "NAME", "DRIVER", "SUBNET"}};
+      for (auto& n : *ns) {
+        if (*quiet) std::printf("%s\n", n.id.substr(0, 12).c_str());
+        rows.push_back({n.id.substr(0, 12), n.name, n.driver, n.subnet});
+      }
+      if (!*quiet) printTable(rows);
+    });
+  }
+  {
+    auto names = std::make_shared<std::vector<std::string>>();
+    auto* c = net->add_subcommand("inspect", "show networks as JSON");
+    c->add_option("names", *names)->required();
+    c->callback([&g, names] {
+      auto e = openEngine(g);
+      if (!e) return;
+      json arr = json::array();
+      for (auto& n : *names) {
+        auto info = e->networks().get(n);
+        if (!info) {
+          g.exitCode = reportError(info.error());
+          continue;
+        }
+        json j = json::parse(network::networkToJson(*info));
+        json ctrs = json::object();
+        if (auto all = e->list(); all)
+          for (auto& r : *all)
+            for (auto& a : r.networks)
+              if (a.network == info->name)
+                ctrs[r.id] = {{"Name", r.name}, {"IPv4Address", a.ip}, {"MacAddress", a.mac}};
+        j["Containers"] = ctrs;
+        arr.push_back(j);
+      }
+      if (!arr.empty()) std::printf("%s\n", arr.dump(4).c_str());
+    });
+  }
+  {
+    auto names = std::make_shared<std::vector<std::string>>();
+    auto* c = net->add_subcommand("rm", "remove networks");
+    c->add_option("names", *names)->required();
+    c->callback([&g, names] {
+      forEach(g, *names, [&](Engine& e, const std::string& n) -> Result<void> {
+        BERTH_TRY(e.networkRemove(n));
+        std::printf("%s\n", n.c_str());
+        return {};
+      });
+    });
+  }
+  {
+    auto args = std::make_shared<std::vector<std::string>>();
+    auto aliases = std::make_shared<std::vector<std::string>>();
+    auto* c = net->add_subcommand("connect", "attach a running container to a network");
+    c->add_option("--alias", *aliases);
+    c->add_option("args", *args, "NETWORK CONTAINER")->required()->expected(2);
+    c->callback([&g, args, aliases] {
+      auto e = openEngine(g);
+      if (!e) return;
+      if (auto r = e->networkConnect((*args)[0], (*args)[1], *aliases); !r)
+        g.exitCode = reportError(r.error());
+    });
+  }
+  {
+    auto args = std::make_shared<std::vector<std::string>>();
+    auto* c = net->add_subcommand("disconnect", "detach a container from a network");
+    c->add_option("args", *args, "NETWORK CONTAINER")->required()->expected(2);
+    c->callback([&g, args] {
+      auto e = openEngine(g);
+      if (!e) return;
+      if (auto r = e->networkDisconnect((*args)[0], (*args)[1]); !r)
+        g.exitCode = reportError(r.error());
+    });
+  }
+}
+
+int64_t duBytes(const std::string& path) {
+  int64_t total = 0;
+  auto names = fs::listDir(path);
+  if (!names) return 0;
+  for (auto& n : *names) {
+    std::string p = path + "/" + n;
+    struct stat st;
+    if (::lstat(p.c_str(), &st) != 0) continue;
+    if (S_ISDIR(st.st_mode)) total += duBytes(p);
+    else total += st.st_blocks * 512;
+  }
+  return total;
+}
+
+void registerSystem(CLI::App& app, Globals& g) {
+  auto* sys = app.add_subcommand("system", "prune and disk usage");
+  sys->require_subcommand(1);
+  {
+    auto all = std::make_shared<bool>(false);
+    auto vols = std::make_shared<bool>(false);
+    auto force = std::make_shared<bool>(false);
+    auto* c = sys->add_subcommand("prune", "remove stopped containers, unused networks, "
+                                           "dangling images (and unused volumes with --volumes)");
+    c->add_flag("-a,--all", *all, "remove all unused images, not only dangling ones");
+    c->add_flag("--volumes", *vols, "prune volumes too");
+    c->add_flag("-f,--force", *force, "(accepted; berth never prompts)");
+    c->callback([&g, all, vols] {
+      auto e = openEngine(g);
+      if (!e) return;
+      auto rep = e->systemPrune(*all, *vols);
+      if (!rep) {
+        g.exitCode = reportError(rep.error());
+        return;
+      }
+      std::printf("Deleted Containers: %zu\nDeleted Networks: %zu\nDeleted Volumes: %zu\n"
+                  "Deleted Images: %zu\n",
+                  rep->containers.size(), rep->networks.size(), rep->volumes.size(),
+                  rep->images.size());
+    });
+  }
+  {
+    auto* c = sys->add_subcommand("df", "disk usage of images, containers and volumes");
+    c->callback([&g] {
+      auto e = openEngine(g);
+      if (!e) return;
+      std::vector<std::vector<std::string>> rows = {{"TYPE", "TOTAL", "ACTIVE", "SIZE"}};
+      int64_t imgBytes = 0;
+      size_t imgCount = 0;
+      if (auto st = image::Store::open(g.root); st) {
+        if (auto l = st->list(); l) {
+          imgCount = l->size();
+          for (auto& i : *l) imgBytes += i.size;
+        }
+      }
+      auto recs = e->list();
+      size_t active = 0;
+      int64_t ctrBytes = 0;
+      if (recs) {
+        for (auto& r : *recs) {
+          if (r.lifecycle().isActive()) ++active;
+          ctrBytes += duBytes(e->paths().upper(r.id));
+        }
+      }
+      auto vols = e->records().listVolumes();
+      int64_t volBytes = 0;
+      size_t volCount = vols ? vols->size() : 0;
+      if (vols)
+        for (auto& v : *vols) volBytes += duBytes(e->paths().volumeData(v.name));
+      auto unused = e->unusedVolumes();
+      rows.push_back({"Images", std::to_string(imgCount), "-", human(imgBytes)});
+      rows.push_back({"Containers", std::to_string(recs ? recs->size() : 0),
+                      std::to_string(active), human(ctrBytes)});
+      rows.push_back({"Local Volumes", std::to_string(volCount),
+                      std::to_string(volCount - (unused ? unused->size() : 0)), human(volBytes)});
+      printTable(rows);
+    });
+  }
+}
+
+}  // namespace
+
+void registerContainerCommands(CLI::App& app, Globals& g) {
+  registerRun(app, g, false);
+  registerRun(app, g, true);
+  registerLifecycle(app, g);
+  registerPs(app, g);
+  registerLogsExec(app, g);
+  registerInfo(app, g);
+  registerVolumes(app, g);
+  registerNetworks(app, g);
+  registerSystem(app, g);
+}
 
 }  // namespace berth::cli

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# N run/rm cycles (default 30; BERTH_CYCLES=200 for the long version) leave the same number of
+# mounts, cgroups, netns files, veths, IP leases and files as before. Also: kill -9 of the
+# monitor, then ps tells the truth and rm cleans up.
+source "$(dirname "$0")/lib.sh"
+import_busybox
+N="${BERTH_CYCLES:-30}"
+count() {
+  local mounts netns veths leases files cgroups
+  mounts=$(grep -c "$T" /proc/self/mounts || true)
+  netns=$(ls "$RUN/netns" 2>/dev/null | wc -l)
+  veths=$(ip -o link show type veth | wc -l)
+  leases=$(find "$RUN/cni" -type f 2>/dev/null | grep -vc -e lock -e last_reserved_ip || true)
+  files=$(find "$ROOT/containers" -mindepth 1 2>/dev/null | wc -l)
+  cgroups=$(find /sys/fs/cgroup/memory/berth /sys/fs/cgroup/pids/berth -mindepth 1 -type d 2>/dev/null | wc -l)
+  echo "mounts=$mounts netns=$netns veths=$veths leases=$leases files=$files cgroups=$cgroups"
+}
+# One container first so the default network exists before we count.
+b run --rm busybox true
+before=$(count)
+for i in $(seq 1 "$N"); do
+  b run -d --name c$i busybox sleep 600 >/dev/null
+  b rm -f c$i >/dev/null
+done
+after=$(count)
+expect_eq "$after" "$before" "resources after $N cycles"
+
+# kill -9 of the monitor: the container keeps running and ps says so; rm -f cleans up.
+b run -d --name orphan busybox sleep 600 >/dev/null
+mon=$(pgrep -f "__monitor $ROOT $RUN" | head -1)
+[[ -n "$mon" ]] || fail "no monitor process"
+kill -9 "$mon"
+sleep 0.2
+b ps | grep -q orphan || fail "ps after monitor kill"
+b rm -f orphan >/dev/null
+expect_eq "$(count)" "$before" "resources after monitor kill + rm"
+
+# kill -9 of the monitor and the container: ps says exited, rm cleans up.
+b run -d --name gone busybox sleep 600 >/dev/null
+pid=$(b inspect gone | sed -n 's/.*"Pid": \([0-9]*\).*/\1/p')
+mon=$(pgrep -f "__monitor $ROOT $RUN" | head -1)
+kill -9 "$mon" "$pid"
+sleep 0.3
+b ps -a | grep gone | grep -q Exited || fail "ps after kill -9 of monitor and init"
+b rm gone >/dev/null
+expect_eq "$(count)" "$before" "resources after crash + rm"
+echo "cycles: ok ($N)"
