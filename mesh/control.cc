@@ -91,8 +91,9 @@ struct Control::Impl {
     req.headers.set("host", cfg.host.empty() ? host->id : cfg.host);
     req.headers.set("user-agent", "berth-proxy-health");
     auto ms = std::max<int64_t>(1, duration_cast<milliseconds>(cfg.timeout).count());
-    auto r = co_await client->request({host->address.host, host->address.port}, std::move(req),
-                                      milliseconds(ms));
+    // A named Endpoint: GCC 12 mishandles braced temporaries in co_await expressions.
+    http::Endpoint ep{host->address.host, host->address.port};
+    auto r = co_await client->request(std::move(ep), std::move(req), milliseconds(ms));
     bool ok = r && healthyStatus(cfg, r->status);
     cluster->onHealthCheck(host, ok);
     auto it = hc.find(host.get());
@@ -101,7 +102,8 @@ struct Control::Impl {
 
   asio::awaitable<void> resolve(std::shared_ptr<Cluster> cluster, DnsConfig d) {
     asio::ip::tcp::resolver resolver(io);
-    auto [ec, results] = co_await resolver.async_resolve(d.name, std::to_string(d.port), kAwait);
+    std::string port = std::to_string(d.port);
+    auto [ec, results] = co_await resolver.async_resolve(d.name, port, kAwait);
     if (ec) {
       log::warn("mesh: cluster " + cluster->name() + ": resolve " + d.name + ": " + ec.message() +
                 " (keeping the previous endpoints)");
@@ -182,7 +184,8 @@ struct Control::Impl {
     req.target = "/v1/traces";
     req.headers.set("content-type", "application/json");
     req.body = body.dump();
-    auto r = co_await client->request({hp->host, hp->port}, std::move(req), milliseconds(2000));
+    http::Endpoint ep{hp->host, hp->port};
+    auto r = co_await client->request(std::move(ep), std::move(req), milliseconds(2000));
     if (!r || r->status >= 300)
       log::debug("mesh: span export to " + endpoint + " failed");
   }

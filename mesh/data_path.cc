@@ -271,7 +271,9 @@ asio::awaitable<http::Response> handle(Proxy::Impl* proxy, std::string listenerK
     auto ms = std::max<int64_t>(1, duration_cast<milliseconds>(tryTimeout).count());
     http::Endpoint ep{attempt.host->address.host, attempt.host->address.port};
     MonoTime ts = proxy->clock.now();
-    auto res = co_await client.request(std::move(ep), mayRetry ? up : std::move(up), milliseconds(ms));
+    // Named arguments: GCC 12 mishandles non-trivial temporaries inside co_await expressions.
+    http::Request attemptReq = mayRetry ? up : std::move(up);
+    auto res = co_await client.request(std::move(ep), std::move(attemptReq), milliseconds(ms));
     Duration rtt = proxy->clock.now() - ts;
     c.lastUpstream = rtt;
     c.upstreamHost = attempt.host->id;

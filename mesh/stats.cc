@@ -69,7 +69,9 @@ double RateMeter::perSecond(MonoTime now) const {
 }
 
 void updateAvailability(Host& h, MonoTime now) {
-  bool up = !(h.flags & (kHostFailedHealthCheck | kHostEjected));
+  // A host waiting for its first health check has no history yet.
+  if (h.periodStart.count() == 0 && (h.flags & kHostPendingFirstCheck)) return;
+  bool up = !(h.flags & (kHostFailedHealthCheck | kHostEjected | kHostPendingFirstCheck));
   if (h.periodStart.count() == 0) {
     h.periodStart = now;
     h.wasUp = up;
@@ -92,15 +94,15 @@ Availability availabilityOf(const Host& h, MonoTime now) {
   Availability a;
   MonoTime up = h.upTime, down = h.downTime;
   if (h.periodStart.count() != 0) (h.wasUp ? up : down) += now - h.periodStart;
+  double upS = std::chrono::duration<double>(up).count();
+  double downS = std::chrono::duration<double>(down).count();
   a.failures = h.failuresSeen;
-  if (h.failuresSeen == 0) {
-    a.mtbfSeconds = std::chrono::duration<double>(up).count();
-    return a;
-  }
-  a.mtbfSeconds = std::chrono::duration<double>(up).count() / h.failuresSeen;
-  a.mttrSeconds = std::chrono::duration<double>(down).count() / h.failuresSeen;
-  double sum = a.mtbfSeconds + a.mttrSeconds;
-  a.availability = sum > 0 ? a.mtbfSeconds / sum : 1;
+  // MTBF = up time per failure, MTTR = down time per outage (an outage that started before
+  // the host was ever up counts as one); their ratio is the share of time the host was up.
+  uint32_t outages = std::max(h.failuresSeen, downS > 0 ? 1u : 0u);
+  a.mtbfSeconds = upS / std::max(1u, h.failuresSeen);
+  a.mttrSeconds = outages ? downS / outages : 0;
+  a.availability = upS + downS > 0 ? upS / (upS + downS) : 1;
   return a;
 }
 

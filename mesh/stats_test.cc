@@ -80,6 +80,21 @@ TEST(Availability, DrainIsNotAFailureAndNoFailureMeansOne) {
   EXPECT_DOUBLE_EQ(a.mtbfSeconds, 10);
 }
 
+TEST(Availability, HostThatNeverCameUpIsDown) {
+  ManualClock clock;
+  Host h;
+  h.flags = kHostPendingFirstCheck;
+  updateAvailability(h, clock.now());
+  clock.advance(5s);
+  h.flags = kHostFailedHealthCheck;  // first check failed
+  updateAvailability(h, clock.now());
+  clock.advance(10s);
+  auto a = availabilityOf(h, clock.now());
+  EXPECT_EQ(a.failures, 0u);
+  EXPECT_DOUBLE_EQ(a.availability, 0.0);
+  EXPECT_DOUBLE_EQ(a.mttrSeconds, 10);
+}
+
 TEST(Availability, OngoingOutageCounts) {
   ManualClock clock;
   Host h;
