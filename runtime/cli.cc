@@ -23,9 +23,12 @@ namespace {
 
 constexpr const char* kVersion = "0.1.0";
 
+bool gLogToFile = false;
+
 int report(const Error& e) {
-  log::error(e.message());
-  if (!log::enabled(log::Level::kError) || true) std::fprintf(stderr, "berth-runtime: %s\n", e.message().c_str());
+  // One line on stderr; with --log the engine reads the log file too (runc's contract).
+  if (gLogToFile) log::error(e.message());
+  std::fprintf(stderr, "berth-runtime: %s\n", e.message().c_str());
   return 1;
 }
 int report(const std::string& m) { return report(Error(ErrorCode::kInvalidArgument, m)); }
@@ -351,8 +354,10 @@ int cliMain(int argc, char** argv) {
   }
   if (logFormat != "text" && logFormat != "json")
     return report("--log-format: expected text or json, got \"" + logFormat + "\"");
-  log::init(debug ? log::Level::kDebug : log::Level::kWarn,
-            logFormat == "json" ? log::Format::kJson : log::Format::kText, logPath);
+  if (!log::init(debug ? log::Level::kDebug : log::Level::kWarn,
+                 logFormat == "json" ? log::Format::kJson : log::Format::kText, logPath))
+    return report("--log: cannot open " + logPath);
+  gLogToFile = !logPath.empty();
   if (i >= argc) {
     usage();
     return 1;
