@@ -1,6 +1,6 @@
 // The control thread: one io_context running a 50 ms scheduler loop that ticks clusters
 // (outlier ejection timers), starts due active health checks and DNS refreshes, watches the
-// config file, and exports spans. Checks and lookups run as coroutines on the same context.
+// config file. Checks and lookups run as coroutines on the same context.
 
 #include <sys/stat.h>
 
@@ -11,8 +11,6 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
-#include <nlohmann/json.hpp>
 
 #include <unordered_map>
 
@@ -75,7 +73,7 @@ struct Control::Impl {
   };
   std::unordered_map<std::string, DnsState> dns;  // by cluster name
   FileStamp stamp;
-  MonoTime nextWatch{0}, nextExport{0};
+  MonoTime nextWatch{0};
 
   explicit Impl(Proxy::Impl& p) : proxy(p) {
     http::ClientOptions o;
@@ -149,47 +147,6 @@ struct Control::Impl {
     }
   }
 
-  asio::awaitable<void> exportSpans(std::string endpoint, std::string service) {
-    std::vector<SpanRecord> batch;
-    {
-      std::lock_guard lk(proxy.spanMu);
-      batch.swap(proxy.spans);
-    }
-    if (batch.empty()) co_return;
-    nlohmann::json spans = nlohmann::json::array();
-    for (auto& s : batch) {
-      nlohmann::json attrs = nlohmann::json::array(
-          {{{"key", "http.status_code"}, {"value", {{"intValue", std::to_string(s.status)}}}},
-           {{"key", "berth.cluster"}, {"value", {{"stringValue", s.cluster}}}},
-           {{"key", "berth.upstream"}, {"value", {{"stringValue", s.upstream}}}}});
-      nlohmann::json sp = {{"traceId", s.traceId}, {"spanId", s.spanId}, {"name", s.name},
-                           {"kind", 2},  // SPAN_KIND_SERVER: the hop as the proxy served it
-                           {"startTimeUnixNano", std::to_string(s.startWall)},
-                           {"endTimeUnixNano", std::to_string(s.endWall)},
-                           {"attributes", attrs},
-                           {"status", {{"code", s.status >= 500 ? 2 : 0}}}};
-      if (!s.parentId.empty()) sp["parentSpanId"] = s.parentId;
-      spans.push_back(std::move(sp));
-    }
-    nlohmann::json body = {
-        {"resourceSpans",
-         {{{"resource",
-            {{"attributes",
-              {{{"key", "service.name"}, {"value", {{"stringValue", service}}}}}}}},
-           {"scopeSpans", {{{"scope", {{"name", "berth-proxy"}}}, {"spans", spans}}}}}}}};
-    auto hp = parseHostPort(endpoint);
-    if (!hp) co_return;
-    http::Request req;
-    req.method = "POST";
-    req.target = "/v1/traces";
-    req.headers.set("content-type", "application/json");
-    req.body = body.dump();
-    http::Endpoint ep{hp->host, hp->port};
-    auto r = co_await client->request(std::move(ep), std::move(req), milliseconds(2000));
-    if (!r || r->status >= 300)
-      log::debug("mesh: span export to " + endpoint + " failed");
-  }
-
   asio::awaitable<void> loop() {
     asio::steady_timer timer(io);
     while (!stopping.load()) {
@@ -205,10 +162,6 @@ struct Control::Impl {
           log::info("mesh: config file changed; reloading");
           (void)proxy.reloadFile();
         }
-      }
-      if (proxy.tracing.load() && now >= nextExport) {
-        nextExport = now + std::chrono::seconds(1);
-        co_await exportSpans(st->cfg.tracing.otlpEndpoint, st->cfg.tracing.serviceName);
       }
       timer.expires_after(kTick);
       co_await timer.async_wait(kAwait);

@@ -13,7 +13,7 @@
 #include "http/client.h"
 #include "mesh/proxy_impl.h"
 #include "mesh/retry.h"
-#include "mesh/trace.h"
+#include "telemetry/trace.h"
 
 namespace berth::mesh {
 
@@ -117,7 +117,8 @@ struct Ctx {
   uint32_t attempts = 0;
   uint64_t bytesIn = 0;
   Duration lastUpstream{0};
-  TraceContext trace;
+  telemetry::TraceContext trace;
+  std::optional<std::array<uint8_t, 8>> parentSpan;
   bool traced = false;
 };
 
@@ -143,23 +144,30 @@ void finish(Ctx& c, http::Request& req, const http::Response& resp, const char* 
     e.upstreamMs = static_cast<double>(c.lastUpstream.count()) / 1e6;
     e.bytesIn = c.bytesIn;
     e.bytesOut = resp.body.size();
-    e.traceId = c.trace.traceId;
-    e.spanId = c.trace.spanId;
+    if (c.traced) {
+      e.traceId = c.trace.traceIdHex();
+      e.spanId = c.trace.spanIdHex();
+    }
     p.accessLog.write(e);
   }
-  if (p.tracing && c.traced) {
-    SpanRecord s;
-    s.traceId = c.trace.traceId;
-    s.spanId = c.trace.spanId;
-    s.parentId = c.trace.parentId;
-    s.name = req.method + " " + (c.route ? c.route->cfg.name : std::string("no-route"));
-    s.cluster = c.cluster ? c.cluster->name() : "";
-    s.upstream = c.upstreamHost;
-    s.startWall = c.wall0;
-    s.endWall = c.wall0 + total.count();
-    s.status = resp.status;
-    std::lock_guard lk(p.spanMu);
-    if (p.spans.size() < 10000) p.spans.push_back(std::move(s));
+  if (c.traced && p.tracing.load(std::memory_order_relaxed)) {
+    if (auto ex = p.currentExporter()) {
+      telemetry::Span s;
+      s.name = req.method + " " + (c.route ? c.route->cfg.name : std::string("no-route"));
+      s.context = c.trace;
+      s.parentSpanId = c.parentSpan;
+      s.kind = 2;
+      s.startUnixNano = static_cast<uint64_t>(c.wall0);
+      s.endUnixNano = static_cast<uint64_t>(c.wall0 + total.count());
+      s.stringAttributes = {{"http.method", req.method},
+                            {"http.target", req.target},
+                            {"berth.cluster", c.cluster ? c.cluster->name() : ""},
+                            {"berth.upstream", c.upstreamHost}};
+      if (reason) s.stringAttributes.emplace_back("berth.reason", reason);
+      s.intAttributes = {{"http.status_code", resp.status}, {"berth.attempts", c.attempts}};
+      s.error = resp.status >= 500;
+      ex->submit(std::move(s));
+    }
   }
 }
 
@@ -225,9 +233,15 @@ asio::awaitable<http::Response> handle(Proxy::Impl* proxy, std::string listenerK
     up.headers.set("x-forwarded-for", prior.empty() ? std::string(ip)
                                                     : std::string(prior) + ", " + std::string(ip));
   }
-  c.trace = continueTrace(req.headers.get("traceparent"), rng);
+  // W3C trace context: continue the caller's trace with a span of our own, or start one.
+  if (auto in = telemetry::TraceContext::parse(req.headers.get("traceparent"))) {
+    c.trace = in->child();
+    c.parentSpan = in->spanId;
+  } else {
+    c.trace = telemetry::TraceContext::newRoot();
+  }
   c.traced = true;
-  up.headers.set("traceparent", c.trace.header());
+  up.headers.set("traceparent", c.trace.traceparent());
   c.bytesIn = req.body.size();
   up.body = std::move(req.body);
 

@@ -140,7 +140,7 @@ Result<std::unique_ptr<Proxy>> Proxy::create(Config cfg, ProxyOptions options) {
   if (!st->cfg.accessLog.path.empty()) {
     BERTH_ASSIGN(impl->accessLog, AccessLog::open(st->cfg.accessLog.path));
   }
-  impl->tracing = !st->cfg.tracing.otlpEndpoint.empty();
+  impl->setExporter(st->cfg.tracing);
   impl->state = std::move(st);
   return std::unique_ptr<Proxy>(new Proxy(std::move(impl)));
 }
@@ -178,10 +178,24 @@ Result<void> Proxy::Impl::applyConfig(Config cfg) {
       return fail(std::move(s).error().context("reload"));
     }
   }
-  tracing = !(*st)->cfg.tracing.otlpEndpoint.empty();
+  setExporter((*st)->cfg.tracing);
   counters.reloads.fetch_add(1);
   log::info("mesh: config applied");
   return {};
+}
+
+void Proxy::Impl::setExporter(const TracingConfig& t) {
+  std::string url = t.otlpEndpoint.empty() ? "" : "http://" + t.otlpEndpoint + "/v1/traces";
+  std::shared_ptr<telemetry::SpanExporter> old;
+  {
+    std::lock_guard lk(exporterMu);
+    if (url == exporterEndpoint) return;
+    exporterEndpoint = url;
+    old = std::move(exporter);
+    if (!url.empty()) exporter = std::make_shared<telemetry::OtlpHttpExporter>(url, t.serviceName);
+    tracing.store(exporter != nullptr);
+  }
+  if (old) old->shutdown();
 }
 
 Result<void> Proxy::Impl::reloadFile() {
@@ -228,6 +242,7 @@ void Proxy::stop() {
   }
   impl_->control.reset();
   impl_->started = false;
+  if (auto e = impl_->currentExporter()) e->shutdown();
 }
 
 uint16_t Proxy::listenerPort(size_t index) const {

@@ -15,6 +15,7 @@
 #include "mesh/cluster.h"
 #include "mesh/proxy.h"
 #include "mesh/router.h"
+#include "telemetry/trace.h"
 
 namespace berth::mesh {
 
@@ -24,13 +25,6 @@ struct State {
   Config cfg;
   std::map<std::string, std::shared_ptr<Cluster>> clusters;
   std::map<std::string, std::shared_ptr<Router>> routers;  ///< by listener address
-};
-
-/// A finished request's span for the OTLP exporter.
-struct SpanRecord {
-  std::string traceId, spanId, parentId, name, cluster, upstream;
-  int64_t startWall = 0, endWall = 0;
-  int status = 0;
 };
 
 struct AtomicCounters {
@@ -63,9 +57,16 @@ struct Proxy::Impl {
   std::mutex logMu;
   AccessLog accessLog;
 
-  std::mutex spanMu;
-  std::vector<SpanRecord> spans;  ///< waiting for the exporter (bounded)
+  // Spans go to telemetry's OTLP/HTTP exporter when tracing.otlp_endpoint is set.
   std::atomic<bool> tracing{false};
+  mutable std::mutex exporterMu;
+  std::string exporterEndpoint;
+  std::shared_ptr<telemetry::SpanExporter> exporter;
+  void setExporter(const TracingConfig& t);
+  std::shared_ptr<telemetry::SpanExporter> currentExporter() const {
+    std::lock_guard lk(exporterMu);
+    return exporter;
+  }
 
   std::unique_ptr<Control> control;
 
@@ -88,7 +89,7 @@ struct Proxy::Impl {
   ProxyCounters proxyCounters() const;
 };
 
-/// The control thread (control.cc): health checks, DNS, outlier timers, config watch, spans.
+/// The control thread (control.cc): health checks, DNS, outlier timers, config watch.
 class Control {
  public:
   explicit Control(Proxy::Impl& proxy);

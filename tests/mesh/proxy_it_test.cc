@@ -410,6 +410,30 @@ TEST_F(MeshIT, RateLimitAndWeightedSplit) {
   EXPECT_LT(toB, 70);
 }
 
+// DNS-discovered endpoints (re-resolved on a TTL) and spans exported to an OTLP collector.
+TEST_F(MeshIT, DnsDiscoveryAndSpanExport) {
+  uint16_t b = startBackend("ok");
+  uint16_t collector = startBackend("ok");  // counts the OTLP POSTs it receives
+  uint16_t port = startProxy(
+      "admin: 127.0.0.1:{A}\n"
+      "tracing: {otlp_endpoint: " + ep(collector) + ", service_name: mesh-it}\n"
+      "clusters: [{name: byname, dns: {name: localhost, port: " + std::to_string(b) + ", ttl: 1s},\n"
+      "            outlier_detection: {consecutive_connect_failures: 1}}]\n"
+      "listeners: [{address: 127.0.0.1:{L}, routes: [{cluster: byname, retry: {retries: 2}}]}]\n");
+  bool resolved = eventually([&] { return call(port, "GET", "/d").status == 200; }, 3000ms);
+  EXPECT_TRUE(resolved);
+  auto c = getJson(admin_, "/clusters");
+  bool found = false;
+  for (auto& e : c[0]["endpoints"]) {
+    found = found || e["address"] == ep(b);
+    EXPECT_EQ(e["origin"], "dns");
+  }
+  EXPECT_TRUE(found) << c.dump();
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(call(port, "GET", "/d").status, 200);
+  EXPECT_TRUE(eventually([&] { return backendCount(collector) >= 1; }, 5000ms))
+      << "no span batch reached the collector";
+}
+
 // A short soak: steady load for 10 s, zero errors, memory flat after warm-up.
 TEST_F(MeshIT, ShortSoakZeroErrorsFlatMemory) {
   uint16_t a = startBackend("ok"), b = startBackend("ok");

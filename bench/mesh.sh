@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# bench/mesh.sh: berth-proxy vs HAProxy in front of nginx on loopback, one worker thread each,
+# wrk as the load generator. Prints throughput, latency (p50/p99), added latency vs calling
+# nginx directly, RSS with 100 clusters, and (SOAK_SECONDS>0) a soak with RSS before/after.
+#
+#   BERTH_BENCH=1 bash scripts/install-deps.sh     # haproxy, nginx, wrk
+#   bash bench/mesh.sh                              # uses build/bin/berth-proxy
+#   PROXY_BIN=build-mesh/bin/berth-proxy DURATION=10 CONNS=32 SOAK_SECONDS=120 bash bench/mesh.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PROXY_BIN=${PROXY_BIN:-build/bin/berth-proxy}
+DURATION=${DURATION:-10}
+CONNS=${CONNS:-32}
+SOAK_SECONDS=${SOAK_SECONDS:-0}
+for t in nginx haproxy wrk "$PROXY_BIN"; do
+  command -v "$t" >/dev/null || [[ -x "$t" ]] || { echo "bench/mesh.sh: missing $t (BERTH_BENCH=1 bash scripts/install-deps.sh; build first)" >&2; exit 1; }
+done
+
+work=$(mktemp -d /tmp/berth-bench-mesh.XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 did not open" >&2; exit 1; }
+rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+
+NGINX=$(port); HAP=$(port); BERTH=$(port); ADMIN=$(port)
+
+# --- nginx: the backend, one worker, `return 200`.
+mkdir -p "$work/nginx/logs"
+cat > "$work/nginx/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+error_log $work/nginx/logs/error.log;
+pid $work/nginx/nginx.pid;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  server { listen 127.0.0.1:$NGINX; location / { return 200 "ok\n"; } }
+}
+CONF
+nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" & pids+=($!)
+wait_port "$NGINX"
+
+# --- HAProxy: one thread, keep-alive to the server.
+cat > "$work/haproxy.cfg" <<CONF
+global
+  nbthread 1
+  maxconn 8000
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+  option http-keep-alive
+  http-reuse always
+frontend f
+  bind 127.0.0.1:$HAP
+  default_backend b
+backend b
+  server s1 127.0.0.1:$NGINX maxconn 1000
+CONF
+haproxy -f "$work/haproxy.cfg" -db & pids+=($!)
+wait_port "$HAP"
+
+# --- berth-proxy: one worker, metrics and outlier detection on (the defaults).
+cat > "$work/mesh.yaml" <<CONF
+admin: 127.0.0.1:$ADMIN
+workers: 1
+clusters:
+  - name: nginx
+    endpoints: [127.0.0.1:$NGINX]
+listeners:
+  - address: 127.0.0.1:$BERTH
+    routes: [{cluster: nginx}]
+CONF
+"$PROXY_BIN" --config "$work/mesh.yaml" --log-level warn & berth_pid=$!; pids+=($berth_pid)
+wait_port "$BERTH"
+
+# wrk output -> "rps p50_ms p99_ms errors"
+run_wrk() { # url conns seconds
+  local out; out=$(wrk -t1 -c"$2" -d"$3"s --latency "$1" 2>&1)
+  local rps p50 p99 errs
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  p50=$(awk '$1=="50%" {print $2}' <<<"$out")
+  p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+  errs=$(awk '/Non-2xx/ {print $NF} /Socket errors/ {n=$4+$6+$8+$10; print n}' <<<"$out" | paste -sd+ | bc 2>/dev/null || echo 0)
+  echo "$rps $(to_ms "$p50") $(to_ms "$p99") ${errs:-0}"
+}
+to_ms() { # wrk prints 1.23ms / 512.00us / 1.02s
+  local v=$1
+  case $v in
+    *us) awk -v x="${v%us}" 'BEGIN{printf "%.3f", x/1000}';;
+    *ms) awk -v x="${v%ms}" 'BEGIN{printf "%.3f", x}';;
+    *s) awk -v x="${v%s}" 'BEGIN{printf "%.3f", x*1000}';;
+    *) echo "$v";;
+  esac
+}
+
+echo "# mesh benchmark: wrk -t1 -c$CONNS -d${DURATION}s, loopback, nginx 'return 200' backend, $(nproc) cores"
+for u in "$NGINX" "$HAP" "$BERTH"; do wrk -t1 -c"$CONNS" -d2s "http://127.0.0.1:$u/" >/dev/null 2>&1; done  # warm-up
+
+read -r d_rps d_p50 d_p99 d_err < <(run_wrk "http://127.0.0.1:$NGINX/" "$CONNS" "$DURATION")
+read -r h_rps h_p50 h_p99 h_err < <(run_wrk "http://127.0.0.1:$HAP/" "$CONNS" "$DURATION")
+read -r b_rps b_p50 b_p99 b_err < <(run_wrk "http://127.0.0.1:$BERTH/" "$CONNS" "$DURATION")
+printf '\n| target (c=%s) | req/s | p50 ms | p99 ms | errors |\n|---|---|---|---|---|\n' "$CONNS"
+printf '| nginx direct | %s | %s | %s | %s |\n' "$d_rps" "$d_p50" "$d_p99" "$d_err"
+printf '| haproxy 1 thread | %s | %s | %s | %s |\n' "$h_rps" "$h_p50" "$h_p99" "$h_err"
+printf '| berth-proxy 1 worker | %s | %s | %s | %s |\n' "$b_rps" "$b_p50" "$b_p99" "$b_err"
+awk -v b="$b_rps" -v h="$h_rps" -v bp="$b_p99" -v hp="$h_p99" 'BEGIN{printf "\nberth/haproxy throughput ratio: %.2f (goal >= 1.2); p99 ratio: %.2f (goal <= 1.0)\n", b/h, bp/hp}'
+
+# Added latency at low load (one connection): proxy p50/p99 minus direct p50/p99.
+read -r d1_rps d1_p50 d1_p99 _ < <(run_wrk "http://127.0.0.1:$NGINX/" 1 "$DURATION")
+read -r h1_rps h1_p50 h1_p99 _ < <(run_wrk "http://127.0.0.1:$HAP/" 1 "$DURATION")
+read -r b1_rps b1_p50 b1_p99 _ < <(run_wrk "http://127.0.0.1:$BERTH/" 1 "$DURATION")
+printf '\n| one connection | p50 ms | p99 ms | added p50 ms | added p99 ms |\n|---|---|---|---|---|\n'
+printf '| nginx direct | %s | %s | - | - |\n' "$d1_p50" "$d1_p99"
+awk -v n="haproxy" -v p="$h1_p50" -v q="$h1_p99" -v dp="$d1_p50" -v dq="$d1_p99" 'BEGIN{printf "| %s | %s | %s | %.3f | %.3f |\n", n, p, q, p-dp, q-dq}'
+awk -v n="berth-proxy" -v p="$b1_p50" -v q="$b1_p99" -v dp="$d1_p50" -v dq="$d1_p99" 'BEGIN{printf "| %s | %s | %s | %.3f | %.3f |\n", n, p, q, p-dp, q-dq}'
+echo
+echo "RSS after the runs: berth-proxy $(rss_kib "$berth_pid") KiB, haproxy $(rss_kib "$(pgrep -n -f "haproxy -f $work/haproxy.cfg")") KiB"
+
+# --- RSS with 100 clusters (each with 3 endpoints and a route), after some traffic.
+P100=$(port); A100=$(port)
+{
+  echo "admin: 127.0.0.1:$A100"
+  echo "clusters:"
+  for i in $(seq 100); do echo "  - {name: svc$i, endpoints: [127.0.0.1:$NGINX, 127.0.0.2:$NGINX, 127.0.0.3:$NGINX]}"; done
+  echo "listeners:"
+  echo "  - address: 127.0.0.1:$P100"
+  echo "    routes:"
+  for i in $(seq 100); do echo "      - {match: {path_prefix: /svc$i/}, cluster: svc$i}"; done
+} > "$work/mesh100.yaml"
+"$PROXY_BIN" --config "$work/mesh100.yaml" --log-level error & p100=$!; pids+=($p100)
+wait_port "$P100"
+wrk -t1 -c8 -d3s "http://127.0.0.1:$P100/svc1/" >/dev/null 2>&1 || true
+for i in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$P100/svc$i/"; done
+curl -s -o /dev/null "http://127.0.0.1:$A100/metrics"
+echo "RSS with 100 clusters (300 endpoints, 100 routes), after traffic and a /metrics scrape: $(rss_kib "$p100") KiB (goal < 10240)"
+
+# --- Soak: steady load through berth-proxy, errors and RSS before/after.
+if (( SOAK_SECONDS > 0 )); then
+  wrk -t1 -c16 -d5s "http://127.0.0.1:$BERTH/" >/dev/null 2>&1
+  r0=$(rss_kib "$berth_pid")
+  read -r s_rps s_p50 s_p99 s_err < <(run_wrk "http://127.0.0.1:$BERTH/" 16 "$SOAK_SECONDS")
+  r1=$(rss_kib "$berth_pid")
+  echo "soak ${SOAK_SECONDS}s c=16: $s_rps req/s, p99 $s_p99 ms, errors $s_err, RSS $r0 -> $r1 KiB"
+fi
