@@ -219,7 +219,9 @@ struct Client::Impl {
                    what + (ec ? ": " + ec.message() : std::string()));
     };
     auto [wec, wn] = co_await asio::async_write(c.socket, asio::buffer(wire), kAwait);
-    if (wec) co_return fail(timeoutOr(wec, "write request"));
+    // A server may answer early (413) and close before reading the whole body: on a write
+    // error still read what it sent, and report the write error only if there is nothing.
+    if (wec && guard.fired()) co_return fail(timeoutOr(wec, "write request"));
     Response resp;
     const Limits& lim = options.limits;
     for (;;) {  // head, skipping 1xx interim responses
@@ -232,7 +234,7 @@ struct Client::Impl {
         break;
       }
       auto [ec, n] = co_await c.socket.async_read_some(c.in.prepare(4096), kAwait);
-      if (ec || n == 0) co_return fail(timeoutOr(ec, "read response"));
+      if (ec || n == 0) co_return fail(timeoutOr(wec ? wec : ec, wec ? "write request" : "read response"));
       gotBytes = true;
       c.in.commit(n);
     }
@@ -265,7 +267,7 @@ struct Client::Impl {
       if (ec || n == 0) co_return fail(timeoutOr(ec, "read response body"));
       c.in.commit(n);
     }
-    if (framing.kind == BodyFraming::kUntilClose || !c.in.empty()) resp.keepAlive = false;
+    if (framing.kind == BodyFraming::kUntilClose || !c.in.empty() || wec) resp.keepAlive = false;
     co_return resp;
   }
 };

@@ -186,7 +186,7 @@ asio::awaitable<void> Connection::closeGracefully() {
   // connection before the peer has read our last response.
   setDeadline(std::chrono::milliseconds(1000));
   size_t dropped = 0;
-  while (!closed_ && dropped < (256u << 10)) {
+  while (!closed_ && dropped < (4u << 20)) {
     in_.consume(in_.size());
     if (!co_await readSome()) break;
     dropped += in_.size();
