@@ -1,0 +1,48 @@
+# Shared helpers for the image integration tests (sourced). Each test gets a temp dir with
+# its own berth --root, removed on exit along with every process the test started.
+set -euo pipefail
+SRC="${SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+BERTH="${BERTH:?set BERTH to the berth binary}"
+FIX="$SRC/build/fixtures"
+T="$(mktemp -d /tmp/berth-image-it-XXXXXX)"
+PIDS=()
+cleanup() {
+  local p
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  # podman may leave overlay mounts under its temp root
+  grep -o " $T[^ ]*" /proc/self/mounts 2>/dev/null | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+  rm -rf "$T"
+}
+trap cleanup EXIT
+b() { "$BERTH" --root "$T/root" --runroot "$T/run" "$@"; }
+die() { echo "FAIL: $*" >&2; exit 1; }
+skip() { echo "SKIP: $*"; exit 77; }
+need() { command -v "$1" >/dev/null || skip "$1 not installed"; }
+free_port() {
+  local p
+  for _ in $(seq 1 50); do
+    p=$((40000 + RANDOM % 20000))
+    ss -ltn "( sport = :$p )" 2>/dev/null | grep -q ":$p" || { echo "$p"; return; }
+  done
+  die "no free port"
+}
+# start_registry PORT [HTPASSWD]: Debian's docker-registry on 127.0.0.1:PORT
+start_registry() {
+  local port=$1 auth=${2:-}
+  mkdir -p "$T/reg-$port"
+  {
+    echo "version: 0.1"
+    echo "log: {level: error}"
+    echo "storage: {filesystem: {rootdirectory: $T/reg-$port/data}, delete: {enabled: true}}"
+    echo "http: {addr: 127.0.0.1:$port}"
+    [[ -n "$auth" ]] && echo "auth: {htpasswd: {realm: berth-test, path: $auth}}"
+  } >"$T/reg-$port/config.yml"
+  docker-registry serve "$T/reg-$port/config.yml" >"$T/reg-$port/log" 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 1 100); do
+    curl -s -o /dev/null "http://127.0.0.1:$port/v2/" && return 0
+    sleep 0.05
+  done
+  cat "$T/reg-$port/log" >&2
+  die "registry on $port did not start"
+}
