@@ -105,7 +105,9 @@ TEST_F(UnpackTest, HardlinkThroughSymlinkDoesNotFollow) {
   (void)r;
   expectOutsideUntouched();
   struct stat st;
-  if (::lstat((root_ + "/h").c_str(), &st) == 0) EXPECT_TRUE(S_ISLNK(st.st_mode));
+  if (::lstat((root_ + "/h").c_str(), &st) == 0) {
+    EXPECT_TRUE(S_ISLNK(st.st_mode));
+  }
 }
 
 TEST_F(UnpackTest, SymlinkReplacedFileDoesNotWriteThrough) {
