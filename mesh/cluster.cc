@@ -136,6 +136,13 @@ size_t Cluster::availableCount() const {
   return available_.size();
 }
 
+bool Cluster::warming() const {
+  std::lock_guard lk(mu_);
+  for (auto& h : hosts_)
+    if (h->flags & kHostPendingFirstCheck) return true;
+  return false;
+}
+
 Reject Cluster::beginRequest() {
   std::lock_guard lk(mu_);
   ++stats_.requests;
@@ -183,6 +190,14 @@ Cluster::Attempt Cluster::beginAttempt(const LbContext& ctx, const Host* avoid, 
     a.reject = Reject::kBreakerOpen;
     return a;
   }
+  // HTTP/1.1: each attempt in flight holds one upstream connection.
+  if (!guard_.tryAcquire(Resource::kConnections)) {
+    if (retry) guard_.release(Resource::kRetries);
+    a.retry = false;
+    ++stats_.overflow;
+    a.reject = Reject::kMaxConnections;
+    return a;
+  }
   Host* h = lb_->pick(available_, hosts_, ctx);
   for (int i = 0; i < 3 && h && h == avoid && available_.size() > 1; ++i)
     h = lb_->pick(available_, hosts_, ctx);
@@ -194,6 +209,7 @@ Cluster::Attempt Cluster::beginAttempt(const LbContext& ctx, const Host* avoid, 
       }
   }
   if (!h) {
+    guard_.release(Resource::kConnections);
     if (retry) guard_.release(Resource::kRetries);
     a.retry = false;
     ++stats_.noHealthyHost;
@@ -214,6 +230,7 @@ void Cluster::endAttempt(Attempt& a, Outcome o, int status, Duration rtt) {
   if (a.retry) guard_.release(Resource::kRetries);
   a.retry = false;
   if (!a.host) return;
+  guard_.release(Resource::kConnections);
   Host& h = *a.host;
   if (h.activeRequests) --h.activeRequests;
   breaker_.onResult(a.permit, !isFailure(o));

@@ -89,6 +89,8 @@ class Cluster {
   void replaceHosts(const std::string& origin, const std::vector<HostPort>& addrs);
   std::vector<HostPtr> hosts() const;
   size_t availableCount() const;
+  /// True while some host still waits for its first health check.
+  bool warming() const;
 
   /// Apply an active health check result.
   void onHealthCheck(const HostPtr& h, bool ok);

@@ -89,6 +89,26 @@ TEST(Cluster, MaxRetriesThreshold) {
   c.endAttempt(r4, Outcome::kSuccess, 200, 1ms);
 }
 
+TEST(Cluster, MaxConnectionsBoundsAttemptsInFlight) {
+  ManualClock clock;
+  auto cfg = threeHosts();
+  cfg.limits.maxConnections = 2;
+  Cluster c(cfg, clock, 3);
+  auto a1 = c.beginAttempt({}, nullptr, false);
+  auto a2 = c.beginAttempt({}, nullptr, false);
+  auto a3 = c.beginAttempt({}, nullptr, false);
+  EXPECT_TRUE(a1);
+  EXPECT_TRUE(a2);
+  EXPECT_FALSE(a3);
+  EXPECT_EQ(a3.reject, Reject::kMaxConnections);
+  c.endAttempt(a1, Outcome::kSuccess, 200, 1ms);
+  auto a4 = c.beginAttempt({}, nullptr, false);
+  EXPECT_TRUE(a4);
+  c.endAttempt(a2, Outcome::kSuccess, 200, 1ms);
+  c.endAttempt(a4, Outcome::kSuccess, 200, 1ms);
+  EXPECT_EQ(c.snapshot().stats.overflow, 1u);
+}
+
 TEST(Cluster, MaxRequestsThreshold) {
   ManualClock clock;
   auto cfg = threeHosts();

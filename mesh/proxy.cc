@@ -3,6 +3,8 @@
 #include <netdb.h>
 #include <arpa/inet.h>
 
+#include <thread>
+
 #include "common/log.h"
 #include "common/strings.h"
 #include "mesh/proxy_impl.h"
@@ -148,10 +150,25 @@ Result<std::unique_ptr<Proxy>> Proxy::create(Config cfg, ProxyOptions options) {
 Result<void> Proxy::start() {
   std::lock_guard lk(impl_->applyMu);
   auto st = impl_->load();
-  BERTH_TRY(impl_->syncListeners(*st));
-  BERTH_TRY(impl_->startAdmin(st->cfg));
   impl_->control = std::make_unique<Control>(*impl_);
   impl_->control->start();
+  // Warm up like Envoy: give health-checked clusters their first round of checks before the
+  // listeners open, so the first requests do not meet hosts still waiting for a check.
+  Duration longest{0};
+  for (auto& c : st->cfg.clusters)
+    if (c.healthCheck.enabled) longest = std::max(longest, c.healthCheck.timeout);
+  if (longest.count() > 0) {
+    auto until = std::chrono::steady_clock::now() + longest + std::chrono::milliseconds(200);
+    auto pending = [&] {
+      for (auto& [name, c] : st->clusters)
+        if (c->warming()) return true;
+      return false;
+    };
+    while (pending() && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  BERTH_TRY(impl_->syncListeners(*st));
+  BERTH_TRY(impl_->startAdmin(st->cfg));
   impl_->started = true;
   return {};
 }
