@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# e2e: the proxy command as a user types it. `berth-proxy` and `berth proxy` validate a config
+# with --check, and a bad config fails with one line naming the key (berth: exit 125).
+#   cli_test.sh BERTH_PROXY_BIN BERTH_BIN
+set -euo pipefail
+proxy=$1 berth=$2
+dir=$(mktemp -d /tmp/berth-mesh-cli.XXXXXX)
+trap 'rm -rf "$dir"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+cat > "$dir/good.yaml" <<'YAML'
+clusters: [{name: calc, endpoints: [127.0.0.1:8081, 127.0.0.1:8082]}]
+listeners: [{address: 127.0.0.1:10000, routes: [{cluster: calc}]}]
+YAML
+cat > "$dir/bad.yaml" <<'YAML'
+clusters: [{name: calc, lb: fastest}]
+listeners: [{address: 127.0.0.1:10000, routes: [{cluster: calc}]}]
+YAML
+
+out=$("$proxy" --config "$dir/good.yaml" --check) || fail "berth-proxy --check good config"
+[[ $out == "ok: 1 listeners, 1 routes, 1 clusters" ]] || fail "unexpected summary: $out"
+
+set +e
+err=$("$proxy" --config "$dir/bad.yaml" 2>&1 >/dev/null); rc=$?
+set -e
+(( rc == 1 )) || fail "berth-proxy bad config exit $rc"
+[[ $(wc -l <<<"$err") == 1 ]] || fail "error is not one line: $err"
+[[ $err == *"clusters[0].lb: unknown policy 'fastest'"* ]] || fail "error does not name the key: $err"
+
+set +e
+err=$("$proxy" --config "$dir/missing.yaml" 2>&1 >/dev/null); rc=$?
+set -e
+(( rc == 1 )) && [[ $err == *"missing.yaml"* ]] || fail "missing file: rc=$rc $err"
+
+out=$("$berth" proxy --config "$dir/good.yaml" --check) || fail "berth proxy --check"
+[[ $out == ok:* ]] || fail "berth proxy summary: $out"
+set +e
+err=$("$berth" proxy --config "$dir/bad.yaml" 2>&1 >/dev/null); rc=$?
+set -e
+(( rc == 125 )) || fail "berth proxy bad config exit $rc (want 125)"
+[[ $err == *"unknown policy 'fastest'"* ]] || fail "berth proxy error: $err"
+echo "ok"
