@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# HTTP benchmark, side by side in one run, wrk on loopback (one core for the server, one for
+# wrk): calc `POST /add` (berth SDK, 1 worker) vs the same /add in Flask (dev server) vs nginx
+# answering a fixed 200 (1 worker). Prints req/s, p50/p99 and ratios, and calc's RSS at idle
+# and after load. Peers: BERTH_BENCH=1 bash scripts/install-deps.sh.
+# Usage: bench/http.sh [path/to/calc]   (DURATION=10s CONNECTIONS=32 to change the load)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CALC=${1:-build/bin/calc}
+DURATION=${DURATION:-10s}
+CONNS=${CONNECTIONS:-32}
+for tool in wrk nginx python3; do
+  command -v "$tool" >/dev/null || { echo "bench/http.sh: $tool missing (BERTH_BENCH=1 bash scripts/install-deps.sh)" >&2; exit 1; }
+done
+[[ -x "$CALC" ]] || { echo "bench/http.sh: $CALC not built (bash scripts/build.sh)" >&2; exit 1; }
+
+TMP=$(mktemp -d /tmp/berth-bench-http.XXXXXX)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+free_port() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 20000))
+    ss -ltnH "sport = :$p" | grep -q . || { echo "$p"; return; }
+  done
+}
+wait_port() {
+  for _ in $(seq 1 100); do
+    curl -s -o /dev/null "http://127.0.0.1:$1/" && return 0
+    sleep 0.1
+  done
+  echo "server on port $1 did not start" >&2
+  exit 1
+}
+
+cat >"$TMP/add.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = '{"a": 1, "b": 2}'
+wrk.headers["Content-Type"] = "application/json"
+LUA
+
+# run NAME URL [script] -> "reqs p50 p99" (latencies in ms)
+run_wrk() {
+  local url=$1 script=${2:-}
+  local args=(-t1 -c"$CONNS" -d"$DURATION" --latency)
+  [[ -n "$script" ]] && args+=(-s "$script")
+  taskset -c 1 wrk "${args[@]}" "$url" >"$TMP/wrk.out" 2>&1
+  local rps p50 p99
+  rps=$(awk '/Requests\/sec/ {print $2}' "$TMP/wrk.out")
+  p50=$(awk '$1=="50%" {print $2}' "$TMP/wrk.out")
+  p99=$(awk '$1=="99%" {print $2}' "$TMP/wrk.out")
+  echo "$rps $(to_ms "$p50") $(to_ms "$p99")"
+}
+to_ms() {  # wrk prints 512.00us / 1.23ms / 1.02s
+  local v=$1
+  case "$v" in
+    *us) awk -v x="${v%us}" 'BEGIN{printf "%.3f", x/1000}' ;;
+    *ms) awk -v x="${v%ms}" 'BEGIN{printf "%.3f", x}' ;;
+    *s) awk -v x="${v%s}" 'BEGIN{printf "%.3f", x*1000}' ;;
+    *) echo "?" ;;
+  esac
+}
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+hwm_kib() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
+
+# --- calc (access log on, to /dev/null, as a real deployment would log) -------------------
+CP=$(free_port)
+HOST=127.0.0.1 PORT=$CP WORKERS=1 taskset -c 0 "$CALC" >/dev/null 2>&1 &
+PIDS+=($!)
+CALC_PID=$!
+wait_port "$CP"
+curl -s -o /dev/null -X POST -d '{"a":1,"b":2}' "http://127.0.0.1:$CP/add"
+sleep 0.5
+calc_idle=$(rss_kib "$CALC_PID")
+read -r calc_rps calc_p50 calc_p99 < <(run_wrk "http://127.0.0.1:$CP/add" "$TMP/add.lua")
+calc_load=$(hwm_kib "$CALC_PID")
+check=$(curl -s -X POST -d '{"a":1,"b":2}' "http://127.0.0.1:$CP/add")
+[[ "$check" == '{"result":3}' ]] || { echo "calc answered $check" >&2; exit 1; }
+
+# --- Flask, the same /add ----------------------------------------------------------------
+FP=$(free_port)
+cat >"$TMP/flask_add.py" <<PY
+from flask import Flask, request, jsonify
+app = Flask(__name__)
+@app.post("/add")
+def add():
+    body = request.get_json(force=True)
+    return jsonify(result=body["a"] + body["b"])
+@app.get("/")
+def root():
+    return "ok"
+app.run(host="127.0.0.1", port=$FP, threaded=True)
+PY
+taskset -c 0 python3 "$TMP/flask_add.py" >/dev/null 2>&1 &
+PIDS+=($!)
+wait_port "$FP"
+read -r flask_rps flask_p50 flask_p99 < <(run_wrk "http://127.0.0.1:$FP/add" "$TMP/add.lua")
+
+# --- nginx: return 200, one worker ----------------------------------------------------------
+NP=$(free_port)
+mkdir -p "$TMP/nginx"
+cat >"$TMP/nginx.conf" <<NGX
+worker_processes 1;
+daemon off;
+pid $TMP/nginx/nginx.pid;
+error_log $TMP/nginx/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $TMP/nginx;
+  proxy_temp_path $TMP/nginx;
+  fastcgi_temp_path $TMP/nginx;
+  uwsgi_temp_path $TMP/nginx;
+  scgi_temp_path $TMP/nginx;
+  server { listen 127.0.0.1:$NP; location / { return 200 "ok"; } }
+}
+NGX
+taskset -c 0 nginx -c "$TMP/nginx.conf" -p "$TMP/nginx" >/dev/null 2>&1 &
+PIDS+=($!)
+wait_port "$NP"
+read -r nginx_rps nginx_p50 nginx_p99 < <(run_wrk "http://127.0.0.1:$NP/")
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else print "?" }'; }
+echo "bench/http.sh: wrk -t1 -c$CONNS -d$DURATION, server pinned to cpu 0, wrk to cpu 1, load $(cut -d' ' -f1 /proc/loadavg)"
+printf '%-28s %12s %10s %10s\n' "server" "req/s" "p50 ms" "p99 ms"
+printf '%-28s %12s %10s %10s\n' "calc POST /add (1 worker)" "$calc_rps" "$calc_p50" "$calc_p99"
+printf '%-28s %12s %10s %10s\n' "Flask POST /add (dev)" "$flask_rps" "$flask_p50" "$flask_p99"
+printf '%-28s %12s %10s %10s\n' "nginx return 200 (1 worker)" "$nginx_rps" "$nginx_p50" "$nginx_p99"
+echo "calc / Flask throughput: $(ratio "$calc_rps" "$flask_rps")x (goal >= 100x)"
+echo "calc / nginx throughput: $(ratio "$calc_rps" "$nginx_rps")x (goal >= 0.7x)"
+echo "calc p99 at $CONNS connections: ${calc_p99} ms (goal < 1 ms)"
+echo "calc RSS idle: $((calc_idle / 1024)).$(((calc_idle % 1024) * 10 / 1024)) MiB (goal < 5), under load (peak): $((calc_load / 1024)).$(((calc_load % 1024) * 10 / 1024)) MiB (goal < 20)"
