@@ -142,8 +142,11 @@ std::string formatValue(double v) {
     auto [p, ec] = std::to_chars(buf, buf + sizeof buf, static_cast<int64_t>(v));
     return std::string(buf, p);
   }
-  char buf[64];
-  auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  char buf[400];
+  double a = std::fabs(v);
+  // Fixed notation where it stays short ("0.0001", not "1e-04"), as Prometheus prints.
+  auto [p, ec] = (a >= 1e-9 && a < 1e15) ? std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed)
+                                          : std::to_chars(buf, buf + sizeof buf, v);
   return std::string(buf, p);
 }
 

@@ -58,6 +58,8 @@ TEST(MetricsTest, SameFamilyTwice) {
   auto& b = r.counter("x_total", "x");
   EXPECT_EQ(&a, &b);
   EXPECT_EQ(formatValue(0.5), "0.5");
+  EXPECT_EQ(formatValue(0.0001), "0.0001");
+  EXPECT_EQ(formatValue(1e-12), "1e-12");
   EXPECT_EQ(formatValue(1.0 / 0.0), "+Inf");
 }
 
