@@ -82,8 +82,15 @@ std::string_view isoTimeNow(char (&buf)[32]) {
     ::strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S", &tm);
     cachedSec = ts.tv_sec;
   }
-  int n = std::snprintf(buf, sizeof buf, "%s.%03ldZ", cached, ts.tv_nsec / 1000000);
-  return std::string_view(buf, static_cast<size_t>(n));
+  // "YYYY-MM-DDTHH:MM:SS" + ".mmmZ", without printf (this runs once per request).
+  std::memcpy(buf, cached, 19);
+  long ms = ts.tv_nsec / 1000000;
+  buf[19] = '.';
+  buf[20] = static_cast<char>('0' + ms / 100);
+  buf[21] = static_cast<char>('0' + ms / 10 % 10);
+  buf[22] = static_cast<char>('0' + ms % 10);
+  buf[23] = 'Z';
+  return std::string_view(buf, 24);
 }
 
 }  // namespace berth::sdk

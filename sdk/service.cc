@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 
 #include <array>
+#include <charconv>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -33,12 +34,45 @@ std::string_view methodLabel(std::string_view m) {
   return "other";
 }
 
+/// Append `s` JSON-escaped; the common case (nothing to escape) is one append.
+void appendEscaped(std::string& out, std::string_view s) {
+  size_t i = 0;
+  for (; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c == '"' || c == '\\') break;
+  }
+  if (i == s.size()) {
+    out += s;
+    return;
+  }
+  out += log::jsonEscape(s);
+}
+
 void appendField(std::string& out, std::string_view key, std::string_view value) {
   out += ",\"";
   out += key;
   out += "\":\"";
-  out += log::jsonEscape(value);
+  appendEscaped(out, value);
   out += '"';
+}
+
+void appendInt(std::string& out, std::string_view key, uint64_t v) {
+  char buf[24];
+  auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out += ",\"";
+  out += key;
+  out += "\":";
+  out.append(buf, p);
+}
+
+/// Milliseconds with three decimals, without printf.
+void appendMillis(std::string& out, std::string_view key, double secs) {
+  char buf[48];
+  auto [p, ec] = std::to_chars(buf, buf + sizeof buf, secs * 1000, std::chars_format::fixed, 3);
+  out += ",\"";
+  out += key;
+  out += "\":";
+  out.append(buf, p);
 }
 
 }  // namespace
@@ -208,7 +242,6 @@ http::Response Service::handle(http::Request& req) {
 
   if (s.accessLog) {
     char tbuf[32];
-    char num[64];
     std::string line;
     line.reserve(320);
     line += "{\"time\":\"";
@@ -217,9 +250,10 @@ http::Response Service::handle(http::Request& req) {
     appendField(line, "method", req.method);
     appendField(line, "path", req.path().substr(0, 512));
     appendField(line, "route", routeLabel);
-    std::snprintf(num, sizeof num, ",\"status\":%d,\"duration_ms\":%.3f,\"bytes_in\":%zu,\"bytes_out\":%zu",
-                  status, secs * 1000, req.body.size(), resp.body.size());
-    line += num;
+    appendInt(line, "status", static_cast<uint64_t>(status));
+    appendMillis(line, "duration_ms", secs);
+    appendInt(line, "bytes_in", req.body.size());
+    appendInt(line, "bytes_out", resp.body.size());
     appendField(line, "remote", req.remoteAddr);
     appendField(line, "trace_id", trace.traceIdHex());
     line += '}';
