@@ -245,6 +245,14 @@ TEST(StreamServerTest, StreamsBodiesBothWays) {
                                 "3\r\nabc\r\n0\r\n\r\n");
   EXPECT_NE(out.find("Transfer-Encoding: chunked"), std::string::npos) << out;
   EXPECT_NE(out.find("5\r\n[abc]\r\n0\r\n\r\n"), std::string::npos) << out;
+  // The client decodes the chunked response and sends a chunked request body.
+  Request req;
+  req.method = "POST";
+  req.headers.add("Transfer-Encoding", "chunked");
+  req.body = "xyz";
+  auto r = fetch("http://127.0.0.1:" + std::to_string(s.port()) + "/", req);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->body, "[xyz]");
   s.stop();
   s.wait();
 }
