@@ -172,6 +172,9 @@ void runInit(InitConfig& cfg) {
     if (::setns(fd, type) < 0) die(sync, Error::fromErrno("join namespace"));
   if (cfg.newTimeNs) check(enterNewTimeNs(*spec.linux));
   if (::setsid() < 0) die(sync, Error::fromErrno("setsid"));
+  // sysctls are per-namespace and read through the host's /proc here, before the container's
+  // /proc/sys is made read-only.
+  if (spec.linux) check(applySysctl(spec.linux->sysctl));
   // 3. The file system.
   auto root = prepareRootfs(*cfg.plan, *cfg.cgroups);
   if (!root) die(sync, root.error());
@@ -193,7 +196,6 @@ void runInit(InitConfig& cfg) {
         ::setdomainname(spec.domainname.data(), spec.domainname.size()) < 0)
       die(sync, Error::fromErrno("setdomainname"));
   }
-  if (spec.linux) check(applySysctl(spec.linux->sysctl));
   check(finishRootfs(*cfg.plan));
   check(applyRlimits(cfg.rlimits));
   // 5. stdio or console.

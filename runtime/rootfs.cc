@@ -204,25 +204,44 @@ Result<UniqueFd> openInRoot(int rootFd, const std::string& path, int flags) {
 }
 
 Result<UniqueFd> mkdirAllInRoot(int rootFd, const std::string& path, mode_t mode) {
-  std::string r = rel(fs::clean("/" + path));
-  std::string prefix;
-  UniqueFd cur(::fcntl(rootFd, F_DUPFD_CLOEXEC, 3));
-  for (const auto& part : str::split(r, '/')) {
-    if (part.empty()) continue;
-    prefix += "/" + part;
-    auto next = openInRoot(rootFd, prefix, O_PATH | O_DIRECTORY);
-    if (!next) {
-      if (!next.error().is(ENOENT)) return fail(next.error());
-      UniqueFd dir(::openat(cur.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-      if (!dir) return failErrno("open " + prefix);
-      if (::mkdirat(dir.get(), part.c_str(), mode) < 0 && errno != EEXIST)
-        return failErrno("mkdir " + prefix);
-      next = openInRoot(rootFd, prefix, O_PATH | O_DIRECTORY);
-      if (!next) return fail(next.error());
+  std::string target = fs::clean("/" + path);
+  // A missing component that exists as a (dangling) symlink is followed *inside* the root
+  // and the walk restarts from its target, like securejoin's MkdirAll; bounded like ELOOP.
+  for (int hops = 0; hops < 40; ++hops) {
+    auto parts = str::split(rel(target), '/');
+    std::erase(parts, std::string());
+    std::string prefix;
+    UniqueFd cur(::fcntl(rootFd, F_DUPFD_CLOEXEC, 3));
+    bool restarted = false;
+    for (size_t i = 0; i < parts.size() && !restarted; ++i) {
+      const std::string& part = parts[i];
+      prefix += "/" + part;
+      auto next = openInRoot(rootFd, prefix, O_PATH | O_DIRECTORY);
+      if (!next) {
+        if (!next.error().is(ENOENT)) return fail(next.error());
+        UniqueFd dir(::openat(cur.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (!dir) return failErrno("open " + prefix);
+        if (::mkdirat(dir.get(), part.c_str(), mode) < 0) {
+          if (errno != EEXIST) return failErrno("mkdir " + prefix);
+          char buf[4096];
+          ssize_t n = ::readlinkat(dir.get(), part.c_str(), buf, sizeof buf - 1);
+          if (n < 0) return failErrno("resolve " + prefix, ENOENT);
+          std::string link(buf, static_cast<size_t>(n));
+          std::string parent = prefix.substr(0, prefix.rfind('/'));
+          std::string rest;
+          for (size_t k = i + 1; k < parts.size(); ++k) rest += "/" + parts[k];
+          target = fs::clean((link[0] == '/' ? link : parent + "/" + link) + rest);
+          restarted = true;
+          continue;
+        }
+        next = openInRoot(rootFd, prefix, O_PATH | O_DIRECTORY);
+        if (!next) return fail(next.error());
+      }
+      cur = std::move(*next);
     }
-    cur = std::move(*next);
+    if (!restarted) return cur;
   }
-  return cur;
+  return failErrno("mkdir " + path, ELOOP);
 }
 
 Result<UniqueFd> prepareRootfs(const MountPlan& plan, const CgroupPaths& cgroups) {
