@@ -5,12 +5,13 @@
 #
 #   BERTH_BENCH=1 bash scripts/install-deps.sh     # haproxy, nginx, wrk
 #   bash bench/mesh.sh                              # uses build/bin/berth-proxy
-#   PROXY_BIN=build-mesh/bin/berth-proxy DURATION=10 CONNS=32 SOAK_SECONDS=120 bash bench/mesh.sh
+#   PROXY_BIN=build-mesh/bin/berth-proxy DURATION=10 CONNS=32 ROUNDS=3 SOAK_SECONDS=120 bash bench/mesh.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PROXY_BIN=${PROXY_BIN:-build/bin/berth-proxy}
 DURATION=${DURATION:-10}
 CONNS=${CONNS:-32}
+ROUNDS=${ROUNDS:-3}
 SOAK_SECONDS=${SOAK_SECONDS:-0}
 for t in nginx haproxy wrk "$PROXY_BIN"; do
   command -v "$t" >/dev/null || [[ -x "$t" ]] || { echo "bench/mesh.sh: missing $t (BERTH_BENCH=1 bash scripts/install-deps.sh; build first)" >&2; exit 1; }
@@ -90,7 +91,7 @@ run_wrk() { # url conns seconds
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   p50=$(awk '$1=="50%" {print $2}' <<<"$out")
   p99=$(awk '$1=="99%" {print $2}' <<<"$out")
-  errs=$(awk '/Non-2xx/ {print $NF} /Socket errors/ {n=$4+$6+$8+$10; print n}' <<<"$out" | paste -sd+ | bc 2>/dev/null || echo 0)
+  errs=$(awk '/Non-2xx/ {n+=$NF} /Socket errors/ {gsub(",", ""); n+=$4+$6+$8+$10} END {print n+0}' <<<"$out")
   echo "$rps $(to_ms "$p50") $(to_ms "$p99") ${errs:-0}"
 }
 to_ms() { # wrk prints 1.23ms / 512.00us / 1.02s
@@ -106,25 +107,37 @@ to_ms() { # wrk prints 1.23ms / 512.00us / 1.02s
 echo "# mesh benchmark: wrk -t1 -c$CONNS -d${DURATION}s, loopback, nginx 'return 200' backend, $(nproc) cores"
 for u in "$NGINX" "$HAP" "$BERTH"; do wrk -t1 -c"$CONNS" -d2s "http://127.0.0.1:$u/" >/dev/null 2>&1; done  # warm-up
 
-read -r d_rps d_p50 d_p99 d_err < <(run_wrk "http://127.0.0.1:$NGINX/" "$CONNS" "$DURATION")
-read -r h_rps h_p50 h_p99 h_err < <(run_wrk "http://127.0.0.1:$HAP/" "$CONNS" "$DURATION")
-read -r b_rps b_p50 b_p99 b_err < <(run_wrk "http://127.0.0.1:$BERTH/" "$CONNS" "$DURATION")
-printf '\n| target (c=%s) | req/s | p50 ms | p99 ms | errors |\n|---|---|---|---|---|\n' "$CONNS"
-printf '| nginx direct | %s | %s | %s | %s |\n' "$d_rps" "$d_p50" "$d_p99" "$d_err"
-printf '| haproxy 1 thread | %s | %s | %s | %s |\n' "$h_rps" "$h_p50" "$h_p99" "$h_err"
-printf '| berth-proxy 1 worker | %s | %s | %s | %s |\n' "$b_rps" "$b_p50" "$b_p99" "$b_err"
-awk -v b="$b_rps" -v h="$h_rps" -v bp="$b_p99" -v hp="$h_p99" 'BEGIN{printf "\nberth/haproxy throughput ratio: %.2f (goal >= 1.2); p99 ratio: %.2f (goal <= 1.0)\n", b/h, bp/hp}'
-
-# Added latency at low load (one connection): proxy p50/p99 minus direct p50/p99.
-read -r d1_rps d1_p50 d1_p99 _ < <(run_wrk "http://127.0.0.1:$NGINX/" 1 "$DURATION")
-read -r h1_rps h1_p50 h1_p99 _ < <(run_wrk "http://127.0.0.1:$HAP/" 1 "$DURATION")
-read -r b1_rps b1_p50 b1_p99 _ < <(run_wrk "http://127.0.0.1:$BERTH/" 1 "$DURATION")
-printf '\n| one connection | p50 ms | p99 ms | added p50 ms | added p99 ms |\n|---|---|---|---|---|\n'
-printf '| nginx direct | %s | %s | - | - |\n' "$d1_p50" "$d1_p99"
-awk -v n="haproxy" -v p="$h1_p50" -v q="$h1_p99" -v dp="$d1_p50" -v dq="$d1_p99" 'BEGIN{printf "| %s | %s | %s | %.3f | %.3f |\n", n, p, q, p-dp, q-dq}'
-awk -v n="berth-proxy" -v p="$b1_p50" -v q="$b1_p99" -v dp="$d1_p50" -v dq="$d1_p99" 'BEGIN{printf "| %s | %s | %s | %.3f | %.3f |\n", n, p, q, p-dp, q-dq}'
+# Rounds alternate the targets so that load from elsewhere on the machine hits all of them
+# alike; each figure is the median over the rounds.
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+declare -A R
+for ((r = 1; r <= ROUNDS; r++)); do
+  for t in nginx:$NGINX haproxy:$HAP berth:$BERTH; do
+    name=${t%%:*} p=${t##*:}
+    R[$name.$r]=$(run_wrk "http://127.0.0.1:$p/" "$CONNS" "$DURATION")
+    R[$name.1c.$r]=$(run_wrk "http://127.0.0.1:$p/" 1 "$DURATION")
+  done
+done
+col() { # name field(1 rps,2 p50,3 p99,4 err) [1c]
+  for ((r = 1; r <= ROUNDS; r++)); do awk -v f="$2" '{print $f}' <<<"${R[$1${3:+.$3}.$r]}"; done | median
+}
+printf '\n| target (c=%s, median of %s runs) | req/s | p50 ms | p99 ms | errors |\n|---|---|---|---|---|\n' "$CONNS" "$ROUNDS"
+for n in nginx haproxy berth; do
+  label=$n; [[ $n == nginx ]] && label="nginx direct"; [[ $n == haproxy ]] && label="haproxy 1 thread"; [[ $n == berth ]] && label="berth-proxy 1 worker"
+  printf '| %s | %s | %s | %s | %s |\n' "$label" "$(col $n 1)" "$(col $n 2)" "$(col $n 3)" "$(col $n 4)"
+done
+awk -v b="$(col berth 1)" -v h="$(col haproxy 1)" -v bp="$(col berth 3)" -v hp="$(col haproxy 3)" \
+  'BEGIN{printf "\nberth/haproxy throughput ratio: %.2f (goal >= 1.2); p99 ratio: %.2f (goal <= 1.0)\n", b/h, bp/hp}'
+printf '\n| one connection (median) | p50 ms | p99 ms | added p50 ms | added p99 ms |\n|---|---|---|---|---|\n'
+dp=$(col nginx 2 1c); dq=$(col nginx 3 1c)
+printf '| nginx direct | %s | %s | - | - |\n' "$dp" "$dq"
+for n in haproxy berth; do
+  awk -v n="$n" -v p="$(col $n 2 1c)" -v q="$(col $n 3 1c)" -v dp="$dp" -v dq="$dq" \
+    'BEGIN{printf "| %s | %s | %s | %.3f | %.3f |\n", n, p, q, p-dp, q-dq}'
+done
 echo
 echo "RSS after the runs: berth-proxy $(rss_kib "$berth_pid") KiB, haproxy $(rss_kib "$(pgrep -n -f "haproxy -f $work/haproxy.cfg")") KiB"
+echo "load average during the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # --- RSS with 100 clusters (each with 3 endpoints and a route), after some traffic.
 P100=$(port); A100=$(port)

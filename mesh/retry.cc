@@ -10,6 +10,8 @@ bool isIdempotent(std::string_view m) {
 }
 
 bool retriable(const RetryConfig& cfg, std::string_view method, Outcome outcome, int status) {
+  // A failed connect sent nothing, so it is safe to retry whatever the method.
+  if (outcome == Outcome::kConnectFailure) return cfg.has(RetryOn::kConnectFailure);
   if (!cfg.allowNonIdempotent && !isIdempotent(method)) return false;
   switch (outcome) {
     case Outcome::kConnectFailure: return cfg.has(RetryOn::kConnectFailure);

@@ -17,7 +17,8 @@ namespace berth::mesh {
 bool isIdempotent(std::string_view method);
 
 /// May an attempt that ended with `outcome` (and `status` for kHttp5xx or a listed code) be
-/// retried under `cfg` for `method`? Does not look at counts or budgets. A response status in
+/// retried under `cfg` for `method`? Non-idempotent methods only with allow_non_idempotent,
+/// except after a connect failure (nothing was sent). Does not look at counts or budgets. A response status in
 /// retriable_status_codes is retriable even below 500 (pass Outcome::kSuccess with it).
 bool retriable(const RetryConfig& cfg, std::string_view method, Outcome outcome, int status);
 

@@ -20,9 +20,11 @@ TEST(Retry, ConditionsAndMethods) {
   EXPECT_FALSE(retriable(c, "GET", Outcome::kHttp5xx, 500));
   EXPECT_FALSE(retriable(c, "GET", Outcome::kTimeout, 0));
   EXPECT_FALSE(retriable(c, "GET", Outcome::kSuccess, 429));
-  EXPECT_FALSE(retriable(c, "POST", Outcome::kConnectFailure, 0));  // not idempotent
+  EXPECT_TRUE(retriable(c, "POST", Outcome::kConnectFailure, 0));  // nothing was sent
+  EXPECT_FALSE(retriable(c, "POST", Outcome::kReset, 0));           // not idempotent
+  EXPECT_FALSE(retriable(c, "POST", Outcome::kHttp5xx, 503));
   c.allowNonIdempotent = true;
-  EXPECT_TRUE(retriable(c, "POST", Outcome::kConnectFailure, 0));
+  EXPECT_TRUE(retriable(c, "POST", Outcome::kReset, 0));
   c.retriableStatusCodes = {429};
   EXPECT_TRUE(retriable(c, "GET", Outcome::kSuccess, 429));
   c.retryOn = static_cast<uint32_t>(RetryOn::kPerTryTimeout);

@@ -129,6 +129,52 @@ TEST_F(MeshIT, KillOneOfThreeReplicasUnderLoad) {
               static_cast<long long>(outAfter.count()));
 }
 
+#ifdef CALC_BIN
+// The same with three real calc services and POST /add on a route that declares it safe to
+// retry (calc's arithmetic is pure): zero failed requests, every answer right.
+TEST_F(MeshIT, CalcReplicasKillOneUnderLoad) {
+  std::vector<uint16_t> ports;
+  std::map<uint16_t, std::unique_ptr<ScopedPid>> calcs;
+  for (int i = 0; i < 3; ++i) {
+    uint16_t p = freePort();
+    calcs[p] = std::make_unique<ScopedPid>(
+        spawn({CALC_BIN, "--port", std::to_string(p)}, dir_ + "/calc-" + std::to_string(p) + ".log"));
+    ASSERT_TRUE(waitPort(p)) << "calc on " << p;
+    ports.push_back(p);
+  }
+  uint16_t port = startProxy(
+      "admin: 127.0.0.1:{A}\n"
+      "clusters:\n"
+      "  - name: calc\n"
+      "    endpoints: [" + ep(ports[0]) + ", " + ep(ports[1]) + ", " + ep(ports[2]) + "]\n"
+      "    health_check: {path: /healthz, interval: 300ms, timeout: 200ms, healthy_threshold: 1, unhealthy_threshold: 2}\n"
+      "    outlier_detection: {consecutive_connect_failures: 3, base_ejection_time: 1s}\n"
+      "listeners:\n"
+      "  - address: 127.0.0.1:{L}\n"
+      "    routes: [{cluster: calc, retry: {retries: 2, allow_non_idempotent: true, backoff_base: 2ms, backoff_max: 10ms}}]\n");
+  std::atomic<bool> stop{false};
+  std::atomic<int> ok{0}, bad{0};
+  std::vector<std::thread> load;
+  for (int t = 0; t < 3; ++t)
+    load.emplace_back([&] {
+      auto end = Clock::now() + 15s;
+      while (!stop.load() && Clock::now() < end) {
+        auto r = call(port, "POST", "/add", "{\"a\": 1, \"b\": 2}", {{"content-type", "application/json"}});
+        (r.status == 200 && r.body == "{\"result\":3}" ? ok : bad)++;
+        std::this_thread::sleep_for(5ms);
+      }
+    });
+  std::this_thread::sleep_for(700ms);
+  calcs.erase(ports[1]);  // SIGKILL one replica
+  EXPECT_TRUE(eventually([&] { return endpointOf(admin_, "calc", ep(ports[1]))["state"] != "healthy"; }, 3000ms));
+  std::this_thread::sleep_for(1000ms);
+  stop = true;
+  for (auto& t : load) t.join();
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_GT(ok.load(), 50);
+}
+#endif
+
 TEST_F(MeshIT, BreakerOpensHalfOpensAndCloses) {
   uint16_t b = startBackend("flaky");
   uint16_t port = startProxy(
