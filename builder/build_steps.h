@@ -64,13 +64,12 @@ struct CopyPlan {
   bool keepOwner = false;                    ///< --from: keep the source's owner
   std::string keyText;                       ///< checksum or --from key, for the cache key
   std::optional<StageState> fromState;       ///< --from stage or image layers
+  std::vector<std::string> fromSources;      ///< --from source words, resolved in applyCopy
 };
 
-/// Resolve the sources of COPY/ADD (`isAdd`) in the context or the --from stage/image.
-/// `fromTrees` owns trees opened for --from. Errors are without the line prefix.
-Result<CopyPlan> planCopy(Session& s, const StageState& st, const Instruction& ins, bool isAdd,
-                          std::vector<std::unique_ptr<SourceTree>>& fromTrees,
-                          std::vector<std::string>& fromMounts);
+/// Resolve the sources of COPY/ADD (`isAdd`) in the context (or note the --from stage or
+/// image, whose sources are resolved by applyCopy). Errors are without the line prefix.
+Result<CopyPlan> planCopy(Session& s, const StageState& st, const Instruction& ins, bool isAdd);
 
 /// Carry out a CopyPlan on the merged root.
 Result<void> applyCopy(Session& s, const CopyPlan& p, bool isAdd, const std::string& merged);

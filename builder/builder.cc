@@ -140,13 +140,7 @@ Result<void> executeStep(Session& s, StageState& st, const Instruction& ins, Ste
   }
   if (kw == "COPY" || kw == "ADD") {
     bool isAdd = kw == "ADD";
-    std::vector<std::unique_ptr<SourceTree>> trees;
-    std::vector<std::string> mounts;
-    struct Release {
-      std::vector<std::string>& m;
-      ~Release() { releaseMounts(m); }
-    } release{mounts};
-    auto plan = planCopy(s, st, ins, isAdd, trees, mounts);
+    auto plan = planCopy(s, st, ins, isAdd);
     if (!plan) return fail(atLine(ins, plan.error()));
     std::string key = stepKey(st.key, ins.original, st.vars.keyText(), plan->keyText);
     auto r = fileStep(s, st, ins, key, c, [&](const std::string& merged) {

@@ -37,9 +37,7 @@ const Heredoc* heredocFor(const Instruction& ins, std::string_view word) {
 
 }  // namespace
 
-Result<CopyPlan> planCopy(Session& s, const StageState& st, const Instruction& ins, bool isAdd,
-                          std::vector<std::unique_ptr<SourceTree>>& fromTrees,
-                          std::vector<std::string>& fromMounts) {
+Result<CopyPlan> planCopy(Session& s, const StageState& st, const Instruction& ins, bool isAdd) {
   CopyPlan p;
   VarMap sub = st.vars.substitution(st.config);
   std::vector<std::string> words;
@@ -90,10 +88,7 @@ Result<CopyPlan> planCopy(Session& s, const StageState& st, const Instruction& i
         fromState.layers.push_back({img->layers[i], img->config.rootfs.diffIds[i]});
       keyText = "image:" + img->id;
     }
-    BERTH_ASSIGN(std::string rootDir, mountReadOnly(s, fromState, fromMounts));
-    BERTH_ASSIGN(auto tree, SourceTree::openRootfs(rootDir));
-    p.tree = tree.get();
-    fromTrees.push_back(std::move(tree));
+    p.fromState = std::move(fromState);
     p.keepOwner = true;
   } else {
     p.tree = s.context.get();
@@ -116,10 +111,14 @@ Result<CopyPlan> planCopy(Session& s, const StageState& st, const Instruction& i
                   isAdd ? "ADD " + w + ": URL sources need network access, which builds do not have; "
                                        "download it into the context and ADD the file"
                         : "COPY " + w + ": source can't be a URL for COPY");
+    if (p.fromState) {
+      p.fromSources.push_back(w);  // resolved when the step runs (no mount on a cache hit)
+      continue;
+    }
     BERTH_ASSIGN(auto got, p.tree->resolve(w));
     for (auto* e : got) p.sources.push_back(e);
   }
-  size_t n = p.sources.size() + p.heredocs.size();
+  size_t n = p.sources.size() + p.heredocs.size() + p.fromSources.size();
   if (n > 1) {
     if (!p.destIsDir)
       return fail(ErrorCode::kInvalidArgument,
@@ -134,7 +133,27 @@ Result<CopyPlan> planCopy(Session& s, const StageState& st, const Instruction& i
   return p;
 }
 
-Result<void> applyCopy(Session& s, const CopyPlan& p, bool isAdd, const std::string& merged) {
+Result<void> applyCopy(Session& s, const CopyPlan& plan, bool isAdd, const std::string& merged) {
+  CopyPlan p = plan;
+  std::vector<std::string> mounts;
+  struct Release {
+    std::vector<std::string>& m;
+    ~Release() { releaseMounts(m); }
+  } release{mounts};
+  std::unique_ptr<SourceTree> fromTree;
+  if (p.fromState) {
+    BERTH_ASSIGN(std::string rootDir, mountReadOnly(s, *p.fromState, mounts));
+    BERTH_ASSIGN(fromTree, SourceTree::openRootfs(rootDir));
+    p.tree = fromTree.get();
+    for (auto& w : p.fromSources) {
+      BERTH_ASSIGN(auto got, p.tree->resolve(w));
+      for (auto* e : got) p.sources.push_back(e);
+    }
+    if (p.sources.size() + p.heredocs.size() > 1 && !p.destIsDir)
+      return fail(ErrorCode::kInvalidArgument,
+                  "when using COPY with more than one source file, the destination must be a "
+                  "directory and end with a /");
+  }
   UniqueFd root(::open(merged.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!root) return failErrno("open " + merged);
   rootfs::Ownership own;

@@ -169,7 +169,30 @@ Result<void> runContainer(Session& s, const StageState& st, const Instruction& i
                ns.end());
   }
   std::string id = "berth-build-" + str::randomHex(8);
-  if (spec.linux) spec.linux->cgroupsPath = "/berth-build/" + id;
+  if (spec.linux) {
+    spec.linux->cgroupsPath.clear();  // the runtime default: /berth/<id>
+    // Docker's device rules: deny all, mknod of any, rwm of the standard nodes. (Deny-all
+    // alone also stops the runtime's own mknod of /dev/null on v1 hosts.)
+    auto rule = [](bool allow, std::string type, std::optional<int64_t> major,
+                   std::optional<int64_t> minor, std::string access) {
+      oci::DeviceCgroupRule r;
+      r.allow = allow;
+      r.type = std::move(type);
+      r.major = major;
+      r.minor = minor;
+      r.access = std::move(access);
+      return r;
+    };
+    std::vector<oci::DeviceCgroupRule> rules = {rule(false, "", {}, {}, "rwm"),
+                                                rule(true, "c", {}, {}, "m"),
+                                                rule(true, "b", {}, {}, "m")};
+    for (auto [mj, mn] : std::vector<std::pair<int64_t, int64_t>>{
+             {1, 3}, {1, 5}, {1, 7}, {1, 8}, {1, 9}, {5, 0}, {5, 1}, {5, 2}})
+      rules.push_back(rule(true, "c", mj, mn, "rwm"));
+    rules.push_back(rule(true, "c", 136, {}, "rwm"));  // /dev/pts/*
+    if (!spec.linux->resources) spec.linux->resources = oci::Resources{};
+    spec.linux->resources->devices = rules;
+  }
 
   UniqueFd devNull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   UniqueFd capture;
