@@ -480,11 +480,13 @@ TEST_F(MeshIT, DnsDiscoveryAndSpanExport) {
       << "no span batch reached the collector";
 }
 
-// A short soak: steady load for 10 s, zero errors, memory flat after warm-up.
+// A short soak: steady load for 10 s on two worker threads, zero errors, memory flat after
+// warm-up.
 TEST_F(MeshIT, ShortSoakZeroErrorsFlatMemory) {
   uint16_t a = startBackend("ok"), b = startBackend("ok");
   uint16_t port = startProxy(
       "admin: 127.0.0.1:{A}\n"
+      "workers: 2\n"
       "clusters: [{name: s, endpoints: [" + ep(a) + ", " + ep(b) + "]}]\n"
       "listeners: [{address: 127.0.0.1:{L}, routes: [{cluster: s}]}]\n");
   std::atomic<int> ok{0}, bad{0};
