@@ -102,13 +102,16 @@ int cmdRun(Runtime& rt, const Args& a) {
   if (a.positional.size() != 1) return report("run: expected exactly one container id");
   CreateOptions o = createOptions(a);
   if (auto r = rt.create(o); !r) return report(r.error());
+  // The pid must be read while "created": a fast process may be gone right after start.
+  auto st = rt.state(o.id);
+  if (!st) return report(st.error());
+  pid_t pid = st->pid;
   if (auto r = rt.start(o.id); !r) {
     (void)rt.remove(o.id, true);
     return report(r.error());
   }
   if (a.flag("detach")) return 0;
-  auto st = rt.state(o.id);
-  int code = st && st->pid > 0 ? waitForward(st->pid) : 1;
+  int code = waitForward(pid);
   if (!a.flag("keep")) (void)rt.remove(o.id, true);
   return code;
 }
