@@ -104,6 +104,13 @@ void printTable(const std::vector<std::vector<std::string>>& rows) {
   std::fwrite(out.data(), 1, out.size(), stdout);
 }
 
+// `-v a:/a busybox sh` must not read "busybox" and "sh" as more -v values: every repeatable
+// option takes exactly one value per occurrence, as in Docker.
+void oneValueEach(CLI::App* c) {
+  for (auto* o : c->get_options())
+    if (o->get_items_expected_max() > 1) o->allow_extra_args(false);
+}
+
 void addRunFlags(CLI::App* c, engine::RunFlags& f, std::shared_ptr<std::string> entry) {
   c->set_help_flag("--help", "print this help");  // -h is --hostname, as in Docker
   c->add_flag("-d,--detach", f.detach, "run in the background and print the container id");
@@ -145,6 +152,7 @@ void addRunFlags(CLI::App* c, engine::RunFlags& f, std::shared_ptr<std::string> 
   c->add_option("--stop-timeout", f.stopTimeout, "seconds to wait before SIGKILL (10)");
   c->add_option("--ulimit", f.ulimits, "NAME=SOFT[:HARD]");
   c->add_option("--log-opt", f.logOpts, "max-size=SIZE, max-file=N");
+  oneValueEach(c);
   c->add_option("image", f.image, "image")->required();
   c->add_option("command", f.cmd, "command and arguments");
   c->positionals_at_end();
@@ -468,6 +476,7 @@ void registerLogsExec(CLI::App& app, Globals& g) {
     c->add_option("-e,--env", req->env, "KEY=VALUE");
     c->add_option("-u,--user", req->user, "user[:group]");
     c->add_option("-w,--workdir", req->workdir, "working directory");
+    oneValueEach(c);
     c->add_option("container", *ref)->required();
     c->add_option("command", *cmd)->required();
     c->positionals_at_end();

@@ -153,6 +153,8 @@ Result<void> Engine::spawnMonitor(const Record& r, const StartIo& io, UniqueFd& 
     ::dup2(err, 2);
     ::dup2(s, 3);
     ::dup2(e, 4);
+    for (int fd : {in, out, err, s, e, devnull})
+      if (fd > 4) ::close(fd);
     ::execv(self.c_str(), argv.data());
     ::_exit(127);
   }

@@ -12,8 +12,10 @@ RUN="$T/run"
 mkdir -p "$ROOT" "$RUN"
 b() { "$BIN" --root "$ROOT" --runroot "$RUN" "$@"; }
 
+MAIN_PID=$BASHPID
 cleanup() {
   local rc=$?
+  [[ $BASHPID == "$MAIN_PID" ]] || return 0  # not in $(...) subshells
   set +e
   for id in $(b ps -aq --no-trunc 2>/dev/null); do b rm -f "$id" >/dev/null 2>&1; done
   for n in $(b network ls -q 2>/dev/null); do b network rm "$n" >/dev/null 2>&1; done
