@@ -255,9 +255,10 @@ void registerImageCommands(CLI::App& app, Globals& g) {
 
   // image prune
   auto pruneAll = std::make_shared<bool>(false);
+  auto pruneForce = std::make_shared<bool>(false);
   auto* prune = image->add_subcommand("prune", "remove unused images");
   prune->add_flag("-a,--all", *pruneAll, "all images not used by a container");
-  prune->add_flag("-f,--force", std::string("do not prompt (never prompts)"));
+  prune->add_flag("-f,--force", *pruneForce, "do not prompt (berth never prompts)");
   prune->callback([&g, pruneAll] {
     auto store = openStore(g);
     if (!store) return;

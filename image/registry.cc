@@ -116,10 +116,7 @@ Result<void> fetchBlob(Store& store, RegistryHttp& h, const Reference& r, const 
     req.scope = "repository:" + r.repository + ":pull";
     if (have > 0) req.headers.push_back("Range: bytes=" + std::to_string(have) + "-");
     int64_t got = 0;
-    bool ranged = have > 0;
-    bool restart = false;
     req.sink = [&](const char* p, size_t n) {
-      if (got == 0 && ranged && restart) return false;
       size_t off = 0;
       while (off < n) {
         ssize_t w = ::write(fd.get(), p + off, n - off);
@@ -131,7 +128,8 @@ Result<void> fetchBlob(Store& store, RegistryHttp& h, const Reference& r, const 
       got += static_cast<int64_t>(n);
       return d.size <= 0 || have + got <= d.size;
     };
-    auto resp = h.send(req);
+    Result<HttpResponse> resp = HttpResponse{206, {}, {}};
+    if (d.size <= 0 || have < d.size) resp = h.send(req);  // else: complete from a past pull
     if (resp && resp->status == 200 && have > 0) {
       // The server ignored Range and sent the whole blob after our partial bytes: start over.
       ::ftruncate(fd.get(), 0);

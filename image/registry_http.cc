@@ -138,13 +138,8 @@ size_t onHeader(char* buf, size_t size, size_t n, void* ud) {
 
 size_t onBody(char* buf, size_t size, size_t n, void* ud) {
   auto* c = static_cast<Ctx*>(ud);
-  long code = 0;
-  (void)code;
   size_t len = size * n;
-  if (c->req->sink && c->resp->status == 0) {
-    // Status is known only after headers; the caller's sink sees 2xx bodies only (checked
-    // via the :status we record in onHeader through CURLINFO below).
-  }
+  // The status line came through the header callback first, so a sink sees 2xx bodies only.
   if (c->req->sink && c->resp->status >= 200 && c->resp->status < 300) {
     if (!c->req->sink(buf, len)) {
       c->sinkFailed = true;
@@ -196,7 +191,6 @@ Result<HttpResponse> RegistryHttp::once(const HttpRequest& req, const std::strin
   if (!auth.empty()) hs = curl_slist_append(hs, ("Authorization: " + auth).c_str());
   hs = curl_slist_append(hs, "Expect:");
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, hs);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, onHeader);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &ctx);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, onBody);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &ctx);
@@ -214,9 +208,6 @@ Result<HttpResponse> RegistryHttp::once(const HttpRequest& req, const std::strin
     }
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req.method.c_str());
   }
-  // The status must be known before body bytes reach a sink: curl calls the header callback
-  // for the status line first; record it there through CURLINFO after headers complete.
-  curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, nullptr);
   auto statusHook = [](char* buf, size_t size, size_t n, void* ud) -> size_t {
     auto* cx = static_cast<Ctx*>(ud);
     std::string line(buf, size * n);
