@@ -205,6 +205,17 @@ void runInit(InitConfig& cfg) {
   } else {
     check(setupStdio(cfg.stdio.in, cfg.stdio.out, cfg.stdio.err));
   }
+  // Catch a missing cwd or program now, while create can still report it.
+  {
+    struct stat st;
+    std::string cwd = proc.cwd.empty() ? "/" : proc.cwd;
+    if (::stat(cwd.c_str(), &st) < 0) die(sync, Error::fromErrno("process.cwd " + cwd));
+    if (!S_ISDIR(st.st_mode)) die(sync, Error(ENOTDIR, "process.cwd " + cwd + ": not a directory"));
+    if (proc.user.uid == 0) {
+      auto exe = findExecutable(proc.args[0], cfg.env);
+      if (!exe) die(sync, exe.error());
+    }
+  }
   // 6. Ready: block until start opens the fifo's read end.
   check(sendSync(sync, SyncMsg::kReady));
   ::close(sync);

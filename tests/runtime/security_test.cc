@@ -35,10 +35,12 @@ TEST_F(SecurityTest, BadInputLeavesNothingBehind) {
        "rootfs"},
       {R"({"ociVersion":"1.0.2","process":{"args":["sh"],"capabilities":{"bounding":["CAP_NOPE"]}},"root":{"path":"rootfs"},"linux":{"namespaces":[{"type":"mount"}]}})",
        "unknown capability"},
+      {R"({"ociVersion":"1.0.2","process":{"args":["/no/such/program"]},"root":{"path":"rootfs"},"linux":{"namespaces":[{"type":"mount"}]}})",
+       "/no/such/program"},
       {R"({"ociVersion":"1.0.2","process":{"args":["sh"]},"root":{"path":"rootfs"},"mounts":[{"destination":"/x","type":"nosuchfs","source":"x"}],"linux":{"namespaces":[{"type":"mount"}]}})",
        "mount nosuchfs on /x"},
       {R"({"ociVersion":"1.0.2","process":{"args":["sh"],"cwd":"/no/such/dir"},"root":{"path":"rootfs"},"linux":{"namespaces":[{"type":"mount"}]}})",
-       nullptr},
+       "process.cwd /no/such/dir"},
   };
   for (const auto& k : cases) {
     ASSERT_TRUE(fs::writeFileAtomic(bundle_ + "/config.json", k.json));
