@@ -96,6 +96,8 @@ Result<void> Engine::setupRuntimeEnv(Record& r) {
     BERTH_TRY(network::rewriteInPlace(paths_.hosts(r.id), network::renderHosts({}, {})));
   for (auto& m : c.mounts)
     if (m.type == "volume") BERTH_TRY(ensureVolume(m.source, false));
+  // This container's /etc/hosts, and its name in the hosts files of its network peers.
+  if (!r.networks.empty()) refreshHosts();
   return {};
 }
 
