@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# N run/rm cycles (default 30; BERTH_CYCLES=200 for the long version) leave the same number of
+# N run/rm cycles (default 20; BERTH_CYCLES=200 for the long version) leave the same number of
 # mounts, cgroups, netns files, veths, IP leases and files as before. Also: kill -9 of the
 # monitor, then ps tells the truth and rm cleans up.
 source "$(dirname "$0")/lib.sh"
 import_busybox
-N="${BERTH_CYCLES:-30}"
+N="${BERTH_CYCLES:-20}"
 count() {
   local mounts netns veths leases files cgroups
   mounts=$(grep -c "$T" /proc/self/mounts || true)
