@@ -36,7 +36,7 @@ podman_() {
 berth_() { "$BERTH" --root "$tmp/berth-root" --runroot "$tmp/berth-run" "$@"; }
 
 now() { date +%s%N; }
-# median of RUNS timings (ms) of "$@"
+# median of RUNS timings of "$@", in milliseconds
 measure() {
   local ts=() t0 t1
   for ((i = 0; i < RUNS; i++)); do
@@ -55,10 +55,10 @@ row() {  # name berth_ms podman_ms
 bench_workload() {  # name context base-tar base-name
   local name="$1" ctx="$2" tar="$3" base="$4"
   berth_ import "$tar" "$base:latest" >/dev/null
-  if ((HAVE_PODMAN)); then podman_ import "$tar" "$base:latest" >/dev/null; fi
+  if ((HAVE_PODMAN)); then podman_ import "$tar" "$base:latest" >/dev/null 2>&1; fi
   cp -a "$ctx" "$tmp/ctx-$name"
   local c="$tmp/ctx-$name" f
-  f="$(cd "$c" && ls *.py *.txt 2>/dev/null | head -1)"
+  f="$(cd "$c" && ls *.py *.txt 2>/dev/null | head -1 || true)"
   local pm="-" pc="-" po="-"
   local bm bc bo
   bm=$(measure berth_ build --no-cache -t "bench-$name" "$c")
@@ -87,9 +87,9 @@ CMD ["httpd", "-f", "-p", "80", "-h", "/app"]
 EOF
 echo "hello" >"$tmp/busybox-ctx/index.txt"
 
-echo "berth build vs podman build, median of $RUNS runs, seconds ($(date -u +%FT%TZ), $(nproc) cores)"
+echo "berth build vs podman build, median of $RUNS runs, milliseconds ($(date -u +%FT%TZ), $(nproc) cores)"
 echo
-printf '| %-28s | %10s | %10s | %6s |\n' "work" "berth s" "podman s" "ratio"
+printf '| %-28s | %10s | %10s | %6s |\n' "work" "berth ms" "podman ms" "ratio"
 printf '|%s|%s|%s|%s|\n' "------------------------------" "------------" "------------" "--------"
 bench_workload busybox "$tmp/busybox-ctx" build/fixtures/busybox.tar busybox
 flask_tar="$(ls build/fixtures/debian-flask*.tar* 2>/dev/null | head -1 || true)"
