@@ -13,11 +13,14 @@ $B import build/fixtures/busybox.tar busybox:latest >/dev/null
 $B rm -f calc >/dev/null 2>&1 || true
 $B build -t calc examples/calc
 $B run -d -p "${PORT}:80" --name calc calc
-for _ in $(seq 1 50); do
-  curl -fsS -o /dev/null "http://127.0.0.1:${PORT}/healthz" 2>/dev/null && break
+add() {
+  curl -fsS -X POST -H 'Content-Type: application/json' -d '{"a": 1, "b": 2}' \
+    "http://127.0.0.1:${PORT}/add"
+}
+for _ in $(seq 1 100); do
+  add >/dev/null 2>&1 && break
   sleep 0.1
 done
 echo "POST /add {\"a\": 1, \"b\": 2} ->"
-curl -fsS -X POST -H 'Content-Type: application/json' -d '{"a": 1, "b": 2}' \
-  "http://127.0.0.1:${PORT}/add"
+add
 echo
