@@ -398,8 +398,11 @@ Result<UnpackResult> unpackLayer(int srcFd, const std::string& targetDir, int co
   ArchivePtr inner(archive_read_new());
   archive_read_support_format_tar(inner.get());
   archive_read_support_format_gnutar(inner.get());
-  if (archive_read_open(inner.get(), &dec, nullptr, decompressedRead, nullptr) != ARCHIVE_OK)
-    return fail(ErrorCode::kCorrupt, std::string("layer: ") + archive_error_string(inner.get()));
+  if (archive_read_open(inner.get(), &dec, nullptr, decompressedRead, nullptr) != ARCHIVE_OK) {
+    std::string msg = archive_error_string(inner.get()) ? archive_error_string(inner.get()) : "";
+    if (msg.find("nrecognized") != std::string::npos) msg = "not a tar archive";
+    return fail(ErrorCode::kCorrupt, "layer: " + msg);
+  }
 
   std::unique_ptr<Writer> writer;
   if (!targetDir.empty()) {

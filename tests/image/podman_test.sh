@@ -27,12 +27,10 @@ b rmi localhost/pbb:1 >/dev/null
 b load -i "$T/p-oci.tar" >/dev/null
 b image inspect "sha256:$pid" >/dev/null || die "oci-archive load: id differs"
 [[ "$(b images -q | wc -l)" == 1 ]] || die "expected one image"
-# berth's rootfs of the loaded image has busybox
-dirs=$(b image inspect "sha256:$pid" | jq -r '.[0].RootFS.Layers[0]')
-[[ -x "$T/root/images/snapshots/${dirs#sha256:}/bin/busybox" ]] || die "snapshot lacks /bin/busybox"
+# berth runs the image podman saved (when the engine is built)
 if "$BERTH" run --help >/dev/null 2>&1; then
-  [[ "$(b run --rm "sha256:$pid" /bin/echo hello-from-podman-image 2>/dev/null)" == hello-from-podman-image ]] ||
-    echo "NOTE: berth run of the loaded image did not print (engine not ready?)"
+  out=$(b run --rm "sha256:$pid" /bin/echo hello-from-podman-image 2>&1) || die "berth run: $out"
+  [[ "$out" == hello-from-podman-image ]] || die "berth run printed: $out"
 fi
 
 # berth -> podman, both formats, and podman runs the result

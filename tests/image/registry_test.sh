@@ -14,7 +14,7 @@ digest=$(b push --tls-verify=false -q "$R/test/busybox:1")
 # skopeo sees the same manifest digest
 sk=$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$R/test/busybox:1")
 [[ "$sk" == "$digest" ]] || die "skopeo digest $sk != berth $digest"
-skopeo copy -q --src-tls-verify=false "docker://$R/test/busybox:1" "oci:$T/sk-oci:x" >/dev/null
+skopeo copy -q --preserve-digests --src-tls-verify=false "docker://$R/test/busybox:1" "oci:$T/sk-oci:x" >/dev/null
 mdig=$(jq -r '.manifests[0].digest' "$T/sk-oci/index.json")
 [[ "$mdig" == "$digest" ]] || die "skopeo copy got $mdig, want $digest"
 # push again: every blob already exists; to another repo: blobs are mounted
