@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/strings.h"
 #include "runtime/cli_args.h"
+#include "runtime/cli_tty.h"
 #include "runtime/runtime.h"
 
 namespace berth::runtime {
@@ -101,7 +102,28 @@ int cmdCreate(Runtime& rt, const Args& a) {
 int cmdRun(Runtime& rt, const Args& a) {
   if (a.positional.size() != 1) return report("run: expected exactly one container id");
   CreateOptions o = createOptions(a);
+  // A terminal without --console-socket: we hold the pty ourselves (runc does the same).
+  std::optional<ConsoleProxy> console;
+  if (o.consoleSocket.empty() && !a.flag("detach")) {
+    auto text = fs::readFile(o.bundle + "/config.json");
+    if (!text) return report(text.error().context("bundle " + o.bundle));
+    auto spec = oci::parseSpec(*text);
+    if (!spec) return report(spec.error());
+    if (spec->process && spec->process->terminal) {
+      auto c = ConsoleProxy::listen(rt.stateRoot() + "/.consoles");
+      if (!c) return report(c.error());
+      console.emplace(std::move(*c));
+      o.consoleSocket = console->path();
+    }
+    o.spec = std::make_shared<oci::Spec>(std::move(*spec));
+  }
   if (auto r = rt.create(o); !r) return report(r.error());
+  if (console) {
+    if (auto r = console->acceptMaster(); !r) {
+      (void)rt.remove(o.id, true);
+      return report(r.error());
+    }
+  }
   // The pid must be read while "created": a fast process may be gone right after start.
   auto st = rt.state(o.id);
   if (!st) return report(st.error());
@@ -111,6 +133,7 @@ int cmdRun(Runtime& rt, const Args& a) {
     return report(r.error());
   }
   if (a.flag("detach")) return 0;
+  if (console) console->proxy();
   int code = waitForward(pid);
   if (!a.flag("keep")) (void)rt.remove(o.id, true);
   return code;

@@ -168,6 +168,13 @@ TEST_F(SecurityTest, CliMatchesRunc) {
   EXPECT_NE(out.find("not supported"), std::string::npos) << out;
   out = sh(base + "features");
   EXPECT_NE(out.find("\"ociVersionMax\""), std::string::npos);
+  // terminal: true without --console-socket: run holds the pty itself.
+  spec_.process->terminal = true;
+  spec_.process->args = {"sh"};
+  writeSpec();
+  out = sh("echo 'echo tty=$(tty); exit 5' | " + base + "run -b " + bundle_ + " " + id("tty") +
+           " | tr -d '\\r'");
+  EXPECT_NE(out.find("tty=/dev/pts/0"), std::string::npos) << out;
   std::string sb = tmp_ + "/specdir";
   ASSERT_TRUE(fs::mkdirs(sb));
   EXPECT_EQ(std::system((base + "spec -b " + sb).c_str()), 0);
