@@ -7,11 +7,13 @@ FIX="$SRC/build/fixtures"
 T="$(mktemp -d /tmp/berth-image-it-XXXXXX)"
 PIDS=()
 cleanup() {
-  local p
+  local rc=$? p
+  set +e
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
   # podman may leave overlay mounts under its temp root
-  grep -o " $T[^ ]*" /proc/self/mounts 2>/dev/null | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+  { grep -o " $T[^ ]*" /proc/self/mounts 2>/dev/null || true; } | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
   rm -rf "$T"
+  exit "$rc"
 }
 trap cleanup EXIT
 b() { "$BERTH" --root "$T/root" --runroot "$T/run" "$@"; }
