@@ -9,7 +9,7 @@
 set -euo pipefail
 SRC="$(cd "$(dirname "$0")/.." && pwd)"
 BERTH="${1:-$SRC/build/bin/berth}"
-FIX="$SRC/build/fixtures"
+FIX="${FIX:-$SRC/build/fixtures}"
 bash "$SRC/tests/fixtures/make-debian-flask.sh" "$FIX"
 T="$(mktemp -d /tmp/berth-bench-image-XXXXXX)"
 REG_PID=""

@@ -53,10 +53,11 @@ inline TarEntry hardlink(std::string p, std::string target) {
 
 /// Write entries to `path`; gzip if `gzip`. Returns false on failure.
 inline bool writeTar(const std::string& path, const std::vector<TarEntry>& entries,
-                     bool gzip = false) {
+                     bool gzip = false, bool zstd = false) {
   archive* a = archive_write_new();
   archive_write_set_format_pax_restricted(a);
   if (gzip) archive_write_add_filter_gzip(a);
+  if (zstd) archive_write_add_filter_zstd(a);
   if (archive_write_open_filename(a, path.c_str()) != ARCHIVE_OK) return false;
   for (auto& t : entries) {
     archive_entry* e = archive_entry_new();

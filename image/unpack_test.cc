@@ -185,6 +185,15 @@ TEST_F(UnpackTest, DigestsOfPlainAndGzip) {
   EXPECT_EQ(g->diffId, plain);
   EXPECT_EQ(g->rawDigest, *sha256File(tar));
   EXPECT_EQ(g->compression, oci::Compression::kGzip);
+  (void)fs::removeAll(root_);
+  ::mkdir(root_.c_str(), 0755);
+  ASSERT_TRUE(writeTar(tar, es, false, true));
+  UniqueFd zfd(::open(tar.c_str(), O_RDONLY | O_CLOEXEC));
+  auto z = unpackLayer(zfd.get(), root_);
+  ASSERT_TRUE(z) << z.error().message();
+  EXPECT_EQ(z->diffId, plain);
+  EXPECT_EQ(z->compression, oci::Compression::kZstd);
+  EXPECT_EQ(*fs::readFile(root_ + "/a/b"), "hello");
 }
 
 TEST_F(UnpackTest, GarbageAndTruncatedAreErrors) {
