@@ -326,6 +326,7 @@ asio::awaitable<http::Response> handle(Proxy::Impl* proxy, std::string listenerK
   const char* reason = nullptr;
   if (rejectReason) {
     out = localReply(503, rejectReason);
+    if (std::string_view(rejectReason).starts_with("overflow")) out.headers.set("x-berth-overloaded", "true");
     reason = rejectReason;
   } else if (lastResp) {
     out.status = lastResp->status;
