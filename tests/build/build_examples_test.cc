@@ -2,6 +2,8 @@
 // python3-flask base from tests/fixtures, large: skipped when the fixture was not made).
 #include <glob.h>
 
+#include <cstdlib>
+
 #include "build_test_util.h"
 
 #include "common/fs.h"
@@ -32,7 +34,9 @@ TEST_F(BuildTest, CalcExample) {
 }
 
 TEST_F(BuildTest, FlaskExample) {
-  std::string base = firstMatch(std::string(BERTH_SOURCE_DIR) + "/build/fixtures/debian-flask*.tar*");
+  const char* fx = std::getenv("BERTH_FIXTURES_DIR");  // override, e.g. a private fixture dir
+  std::string fixtures = fx ? fx : std::string(BERTH_SOURCE_DIR) + "/build/fixtures";
+  std::string base = firstMatch(fixtures + "/debian-flask*.tar*");
   if (base.empty())
     GTEST_SKIP() << "build/fixtures/debian-flask*.tar missing (tests/fixtures/make-debian-flask.sh "
                     "makes it via tests/fixtures/make-all.sh; ~220 MB, needs apt sources)";
