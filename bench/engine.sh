@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS="${1:-20}"
-B=./build/bin/berth
+B="${BERTH_BIN:-./build/bin/berth}"
 [[ -x $B ]] || { echo "build berth first (scripts/build.sh)"; exit 1; }
 bash tests/fixtures/busybox.sh build/fixtures/busybox.tar
 T=$(mktemp -d /tmp/berth-bench-XXXXXX)
