@@ -259,6 +259,11 @@ Result<Image> pull(Store& store, const std::string& refText, const RegistryOptio
     }
     BERTH_TRY(withClient([&](RegistryHttp& c) { return fetchBlob(store, c, ref, l, opts.retries); }));
     say(opts, "Layer " + l.digest.substr(7, 12) + ": downloaded (" + std::to_string(l.size) + " bytes)");
+    // Unpack while other layers still download.
+    Image one;
+    one.layers = {l};
+    one.config.rootfs.diffIds = {cfg->rootfs.diffIds[i]};
+    BERTH_TRY(store.snapshotDirs(one));
     return {};
   });
   if (!r) return ctx(r.error());
@@ -266,7 +271,8 @@ Result<Image> pull(Store& store, const std::string& refText, const RegistryOptio
   std::string name = ref.str();
   auto img = store.addManifest(manifestDigest, {name});
   if (!img) return ctx(img.error());
-  // Unpack now, layers in parallel, so the image is ready to run (as podman pull leaves it).
+  // Layers already present were not unpacked above: make sure every snapshot exists, so the
+  // image is ready to run (as podman pull leaves it).
   auto u = parallelFor(img->layers.size(), par, [&](size_t i) -> Result<void> {
     Image one = *img;
     one.layers = {img->layers[i]};
