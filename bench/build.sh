@@ -92,7 +92,7 @@ echo
 printf '| %-28s | %10s | %10s | %6s |\n' "work" "berth ms" "podman ms" "ratio"
 printf '|%s|%s|%s|%s|\n' "------------------------------" "------------" "------------" "--------"
 bench_workload busybox "$tmp/busybox-ctx" build/fixtures/busybox.tar busybox
-flask_tar="$(ls build/fixtures/debian-flask*.tar* 2>/dev/null | head -1 || true)"
+flask_tar="$(ls "${BERTH_FIXTURES_DIR:-build/fixtures}"/debian-flask*.tar* 2>/dev/null | head -1 || true)"
 if [[ -n "$flask_tar" ]]; then
   bench_workload flask examples/flask "$flask_tar" debian-flask
 else
