@@ -204,9 +204,21 @@ int cmdExec(Runtime& rt, const Args& a) {
     p->noNewPrivileges = true;
     o.process = p;
   }
+  std::optional<ConsoleProxy> console;
+  bool tty = o.tty || (o.process && o.process->terminal);
+  if (tty && o.consoleSocket.empty() && !a.flag("detach")) {
+    auto c = ConsoleProxy::listen(rt.stateRoot() + "/.consoles");
+    if (!c) return report(c.error());
+    console.emplace(std::move(*c));
+    o.consoleSocket = console->path();
+  }
   auto pid = rt.exec(id, o);
   if (!pid) return report(pid.error());
   if (a.flag("detach")) return 0;
+  if (console) {
+    if (auto r = console->acceptMaster(); !r) return report(r.error());
+    console->proxy();
+  }
   return waitForward(*pid);
 }
 
