@@ -24,7 +24,7 @@ b import build/fixtures/busybox.tar busybox:latest >/dev/null
 
 # mean wall time in ms of RUNS executions of "$@" (after 2 warm-ups)
 time_ms() {
-  "$@" >/dev/null 2>&1 || { echo "fail"; return; }
+  "$@" >/dev/null 2>"$T/err" || { echo "fail: $* : $(head -c 200 "$T/err")" >&2; echo "fail"; return; }
   "$@" >/dev/null 2>&1
   local s e
   s=$(date +%s%N)
@@ -37,6 +37,10 @@ declare -A R
 R[berth_none]=$(time_ms b run --rm --network none busybox true)
 R[berth_bridge]=$(time_ms b run --rm busybox true)
 if command -v podman >/dev/null; then
+  # This host: hybrid cgroups (crun refuses) and no CAP_SYS_RESOURCE (podman's nofile default
+  # fails); a private containers.conf fixes both without touching /etc.
+  printf '[containers]\ndefault_ulimits = ["nofile=1024:1024","nproc=4096:4096"]\n[engine]\nruntime = "runc"\n' >"$T/containers.conf"
+  export CONTAINERS_CONF="$T/containers.conf"
   podman import -q build/fixtures/busybox.tar berth-bench-busybox >/dev/null 2>&1 || true
   R[podman_none]=$(time_ms podman run --rm --network none berth-bench-busybox true)
   R[podman_bridge]=$(time_ms podman run --rm berth-bench-busybox true)
