@@ -12,9 +12,14 @@ for b in containerd ctr containerd-shim-runc-v2 podman; do
 done
 [[ -f "$src/build/fixtures/busybox.tar" ]] || { echo "no busybox fixture: skipped"; exit 77; }
 T="$(mktemp -d /tmp/berth-ctrd-test-XXXXXX)"
+ns="berth-ct-$$"
 cpid=""
 cleanup() {
   [[ -n "$cpid" ]] && { kill "$cpid" 2>/dev/null || true; wait "$cpid" 2>/dev/null || true; }
+  # ctr puts tasks under a cgroup named after the namespace: remove ours (empty by now).
+  for h in /sys/fs/cgroup/*/ /sys/fs/cgroup/unified/; do
+    [[ -d "$h$ns" ]] && find "$h$ns" -depth -type d -exec rmdir {} \; 2>/dev/null
+  done
   grep " $T" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
   rm -rf "$T"
 }
@@ -38,7 +43,7 @@ containerd --config "$T/config.toml" >"$T/containerd.log" 2>&1 &
 cpid=$!
 for _ in $(seq 100); do [[ -S "$T/c.sock" ]] && break; sleep 0.1; done
 [[ -S "$T/c.sock" ]] || fail "containerd did not start"
-C=(ctr -a "$T/c.sock" --namespace berth-test)
+C=(ctr -a "$T/c.sock" --namespace "$ns")
 
 PD=(podman --root "$T/podman" --runroot "$T/podman-run" --storage-driver vfs)
 CONTAINERS_CONF=/dev/null "${PD[@]}" import -q "$src/build/fixtures/busybox.tar" localhost/berth-bb:ctr >/dev/null
