@@ -9,24 +9,30 @@ count() {
   local mounts netns veths leases files cgroups
   mounts=$(grep -c "$T" /proc/self/mounts || true)
   netns=$(ls "$RUN/netns" 2>/dev/null | wc -l)
-  veths=$(ip -o link show type veth | wc -l)
+  veths=$(ip -o link show master "$BR" type veth 2>/dev/null | wc -l)
   leases=$(find "$RUN/cni" -type f 2>/dev/null | grep -vc -e lock -e last_reserved_ip || true)
   files=$(find "$ROOT/containers" -mindepth 1 2>/dev/null | wc -l)
-  cgroups=$(find /sys/fs/cgroup/memory/berth /sys/fs/cgroup/pids/berth -mindepth 1 -type d 2>/dev/null | wc -l)
+  # only our own containers' cgroups: other tests may run at the same time
+  cgroups=0
+  for id in "${IDS[@]}"; do
+    for c in /sys/fs/cgroup/*/berth/"$id"; do [[ -d "$c" ]] && cgroups=$((cgroups + 1)); done
+  done
   echo "mounts=$mounts netns=$netns veths=$veths leases=$leases files=$files cgroups=$cgroups"
 }
+IDS=()
 # One container first so the default network exists before we count.
 b run --rm busybox true
+BR=$(b network inspect bridge | sed -n 's/.*"Bridge": "\(.*\)".*/\1/p' | head -1)
 before=$(count)
 for i in $(seq 1 "$N"); do
-  b run -d --name c$i busybox sleep 600 >/dev/null
+  IDS+=("$(b run -d --name c$i busybox sleep 600)")
   b rm -f c$i >/dev/null
 done
 after=$(count)
 expect_eq "$after" "$before" "resources after $N cycles"
 
 # kill -9 of the monitor: the container keeps running and ps says so; rm -f cleans up.
-b run -d --name orphan busybox sleep 600 >/dev/null
+IDS+=("$(b run -d --name orphan busybox sleep 600)")
 mon=$(pgrep -f "__monitor $ROOT $RUN" | head -1)
 [[ -n "$mon" ]] || fail "no monitor process"
 kill -9 "$mon"
@@ -36,7 +42,7 @@ b rm -f orphan >/dev/null
 expect_eq "$(count)" "$before" "resources after monitor kill + rm"
 
 # kill -9 of the monitor and the container: ps says exited, rm cleans up.
-b run -d --name gone busybox sleep 600 >/dev/null
+IDS+=("$(b run -d --name gone busybox sleep 600)")
 pid=$(b inspect gone | sed -n 's/.*"Pid": \([0-9]*\).*/\1/p')
 mon=$(pgrep -f "__monitor $ROOT $RUN" | head -1)
 kill -9 "$mon" "$pid"
