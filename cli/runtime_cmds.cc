@@ -13,6 +13,7 @@ void registerRuntimeCommands(CLI::App& app, Globals& g) {
       "runtime", "OCI runtime verbs (runc's command line): create start run state kill delete "
                  "exec ps list pause resume update spec features");
   cmd->prefix_command();
+  cmd->fallthrough(false);
   cmd->allow_extras();
   cmd->set_help_flag();
   cmd->callback([cmd, &g] {
