@@ -4,7 +4,7 @@
 #include <openssl/evp.h>
 #include <unistd.h>
 
-#include "common/unique_fd.h"
+#include "common/fs.h"
 
 namespace berth {
 
@@ -40,19 +40,8 @@ std::string sha256Digest(std::string_view data) {
 }
 
 Result<std::string> sha256File(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return failErrno("open " + path);
   Sha256 h;
-  char buf[1 << 16];
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return failErrno("read " + path);
-    }
-    if (n == 0) break;
-    h.update(buf, static_cast<size_t>(n));
-  }
+  BERTH_TRY(fs::forEachChunk(path, [&h](const char* d, size_t n) { h.update(d, n); }));
   return "sha256:" + h.hexDigest();
 }
 

@@ -12,10 +12,10 @@
 
 namespace berth::fs {
 
-Result<std::string> readFile(const std::string& path) {
+Result<void> forEachChunk(const std::string& path,
+                          const std::function<void(const char*, size_t)>& fn) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return failErrno("open " + path);
-  std::string out;
   char buf[65536];
   for (;;) {
     ssize_t n = ::read(fd.get(), buf, sizeof buf);
@@ -23,9 +23,14 @@ Result<std::string> readFile(const std::string& path) {
       if (errno == EINTR) continue;
       return failErrno("read " + path);
     }
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
+    if (n == 0) return {};
+    fn(buf, static_cast<size_t>(n));
   }
+}
+
+Result<std::string> readFile(const std::string& path) {
+  std::string out;
+  BERTH_TRY(forEachChunk(path, [&out](const char* d, size_t n) { out.append(d, n); }));
   return out;
 }
 

@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,6 +14,9 @@
 namespace berth::fs {
 
 Result<std::string> readFile(const std::string& path);
+/// Read `path` in chunks, calling `fn(data, len)` for each; for hashing or streaming big files.
+Result<void> forEachChunk(const std::string& path,
+                          const std::function<void(const char*, size_t)>& fn);
 /// Write `data` to `path` atomically with `mode`. Readers see the old or the new file, never
 /// a partial one; a crash leaves at worst a `.tmp-*` file beside it, never a torn `path`.
 Result<void> writeFileAtomic(const std::string& path, std::string_view data, mode_t mode = 0644);

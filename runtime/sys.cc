@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/fs.h"
 #include "common/unique_fd.h"
 
 namespace berth::runtime {
@@ -19,22 +20,7 @@ class LinuxSys final : public Sys {
     if (static_cast<size_t>(n) != data.size()) return fail(Error(EIO, "short write " + path));
     return {};
   }
-  Result<std::string> readFile(const std::string& path) override {
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) return failErrno("open " + path);
-    std::string out;
-    char buf[4096];
-    for (;;) {
-      ssize_t n = ::read(fd.get(), buf, sizeof buf);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return failErrno("read " + path);
-      }
-      if (n == 0) break;
-      out.append(buf, static_cast<size_t>(n));
-    }
-    return out;
-  }
+  Result<std::string> readFile(const std::string& path) override { return fs::readFile(path); }
   Result<void> mkdir(const std::string& path, mode_t mode) override {
     if (::mkdir(path.c_str(), mode) < 0 && errno != EEXIST) return failErrno("mkdir " + path);
     return {};
