@@ -21,6 +21,26 @@ std::string joinRel(std::string_view a, std::string_view b) {
   return std::string(a) + "/" + std::string(b);
 }
 
+// A context entry from lstat(2) of `path` (its link target read for a symlink).
+Result<ContextEntry> entryFromStat(const std::string& rel, const std::string& path,
+                                   const struct stat& st) {
+  ContextEntry e;
+  e.rel = rel;
+  e.mode = st.st_mode;
+  e.uid = st.st_uid;
+  e.gid = st.st_gid;
+  e.size = static_cast<uint64_t>(st.st_size);
+  e.rdev = st.st_rdev;
+  if (S_ISLNK(st.st_mode)) {
+    std::string buf(4096, '\0');
+    ssize_t n = ::readlink(path.c_str(), buf.data(), buf.size());
+    if (n < 0) return failErrno("readlink " + path);
+    buf.resize(static_cast<size_t>(n));
+    e.linkTarget = std::move(buf);
+  }
+  return e;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<SourceTree>> SourceTree::openContext(const std::string& dir,
@@ -58,20 +78,7 @@ Result<const ContextEntry*> SourceTree::lstatEntry(const std::string& rel) {
     if (errno == ENOENT || errno == ENOTDIR) return static_cast<const ContextEntry*>(nullptr);
     return failErrno("lstat " + path);
   }
-  ContextEntry e;
-  e.rel = rel;
-  e.mode = st.st_mode;
-  e.uid = st.st_uid;
-  e.gid = st.st_gid;
-  e.size = static_cast<uint64_t>(st.st_size);
-  e.rdev = st.st_rdev;
-  if (S_ISLNK(st.st_mode)) {
-    std::string buf(4096, '\0');
-    ssize_t n = ::readlink(path.c_str(), buf.data(), buf.size());
-    if (n < 0) return failErrno("readlink " + path);
-    buf.resize(static_cast<size_t>(n));
-    e.linkTarget = std::move(buf);
-  }
+  BERTH_ASSIGN(ContextEntry e, entryFromStat(rel, path, st));
   auto [it, _] = entries_.emplace(rel, std::move(e));
   return &it->second;
 }
@@ -100,20 +107,7 @@ Result<void> SourceTree::walk(const std::string& rel) {
     if (excluded && !(S_ISDIR(st.st_mode) && ignore_.hasExceptions())) continue;
     if (!excluded) {
       // Insert directly (lstatEntry refuses unknown context paths by design).
-      ContextEntry e;
-      e.rel = child;
-      e.mode = st.st_mode;
-      e.uid = st.st_uid;
-      e.gid = st.st_gid;
-      e.size = static_cast<uint64_t>(st.st_size);
-      e.rdev = st.st_rdev;
-      if (S_ISLNK(st.st_mode)) {
-        std::string buf(4096, '\0');
-        ssize_t n = ::readlink(cpath.c_str(), buf.data(), buf.size());
-        if (n < 0) return failErrno("readlink " + cpath);
-        buf.resize(static_cast<size_t>(n));
-        e.linkTarget = std::move(buf);
-      }
+      BERTH_ASSIGN(ContextEntry e, entryFromStat(child, cpath, st));
       entries_.emplace(child, std::move(e));
     }
     if (S_ISDIR(st.st_mode) && (isContext_ || !excluded)) {
