@@ -11,6 +11,8 @@ struct BadCase {
   const char* dockerfile;
   const char* expect;  ///< substring of the output
 };
+// CTest shows the parameter in the test's name; print the case name, not the bytes.
+void PrintTo(const BadCase& c, std::ostream* os) { *os << c.name; }
 
 const BadCase kCases[] = {
     {"unknown_instruction", "FROM busybox\nFROBNICATE x\n", "Dockerfile:2: unknown instruction: FROBNICATE"},
