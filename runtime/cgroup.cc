@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "common/fs.h"
+#include "common/log.h"
 #include "common/strings.h"
 
 namespace berth::runtime {
@@ -75,10 +76,16 @@ class CgroupsBase : public Cgroups {
     // Kill leftovers (thawing first so SIGKILL is delivered), then rmdir with a bounded retry
     // while the kernel finishes tearing the tasks down.
     (void)freeze(false);
+    bool detached = paths_.unified.empty();
     for (int attempt = 0; attempt < 200; ++attempt) {
       auto p = pids();
       if (p && !p->empty())
         for (pid_t pid : *p) ::kill(pid, SIGKILL);
+      if (!detached && p && p->empty()) {
+        // rmdir would release the device program too, but only once the cgroup is freed.
+        (void)sys_.clearDeviceFilter(paths_.unified);
+        detached = true;
+      }
       bool busy = false;
       for (const auto& d : dirs()) {
         auto r = sys_.rmdir(d);
@@ -201,6 +208,24 @@ class CgroupsBase : public Cgroups {
     if (paths_.unified.empty()) return fail(ErrorCode::kUnsupported, "no cgroup v2 dir");
     return sys_.writeFile(paths_.unified + "/cgroup.freeze", frozen ? "1" : "0");
   }
+  /// Attach the eBPF device program for `r.devices` to the cgroup2 dir (replacing the
+  /// previous one). `optional`: on hybrid hosts the v1 devices controller enforces the rules
+  /// as well, so a kernel that refuses BPF there (no CAP_BPF, no CGROUP_BPF) only gets a warning.
+  Result<void> applyDeviceFilter(const oci::Resources& r, bool optional) {
+    if (r.devices.empty() || paths_.unified.empty()) return {};
+    BERTH_ASSIGN(BpfProgram prog, buildDeviceFilter(r.devices));
+    auto res = sys_.setDeviceFilter(paths_.unified, prog);
+    if (!res && optional &&
+        (res.error().is(EPERM) || res.error().is(ENOSYS) || res.error().is(EOPNOTSUPP) ||
+         res.error().is(EINVAL))) {
+      log::warn("cgroup2 device program not attached (v1 devices controller still applies): " +
+                res.error().message());
+      return {};
+    }
+    if (!res) return fail(res.error().context("linux.resources.devices"));
+    return {};
+  }
+
   Result<bool> frozenV1() {
     auto it = paths_.v1.find("freezer");
     if (it == paths_.v1.end()) return false;
@@ -228,6 +253,7 @@ class V1Cgroups final : public CgroupsBase {
   Result<void> create() override { return createV1(); }
   Result<void> apply(const oci::Resources& r) override {
     BERTH_ASSIGN(auto w, planV1(r));
+    if (!r.devices.empty()) BERTH_TRY(buildDeviceFilter(r.devices));  // same validation as v2
     return writeAll(w, paths_.v1);
   }
   Result<void> freeze(bool f) override { return freezeV1(f); }
@@ -248,11 +274,13 @@ class V2Cgroups final : public CgroupsBase {
   Result<void> create() override { return createV2(ctrls_); }
   Result<void> apply(const oci::Resources& r) override {
     BERTH_ASSIGN(auto w, planV2(r));
+    if (!r.devices.empty()) BERTH_TRY(buildDeviceFilter(r.devices));  // validate before writing
     std::map<std::string, std::string> dirOf;
     for (const auto& c : ctrls_) dirOf[c] = paths_.unified;
     for (const auto& x : w)
       if (x.controller == "cgroup") dirOf["cgroup"] = paths_.unified;
-    return writeAll(w, dirOf);
+    BERTH_TRY(writeAll(w, dirOf));
+    return applyDeviceFilter(r, false);
   }
   Result<void> freeze(bool f) override { return freezeV2(f); }
   Result<bool> isFrozen() override { return frozenV2(); }
@@ -284,7 +312,9 @@ class HybridCgroups final : public CgroupsBase {
         mine.push_back(w);
         dirOf[w.controller] = paths_.unified;
       }
-    return writeAll(mine, dirOf);
+    if (!r.devices.empty()) BERTH_TRY(buildDeviceFilter(r.devices));  // validate before writing
+    BERTH_TRY(writeAll(mine, dirOf));
+    return applyDeviceFilter(r, true);
   }
   Result<void> freeze(bool f) override {
     return paths_.v1.count("freezer") ? freezeV1(f) : freezeV2(f);

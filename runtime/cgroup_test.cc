@@ -38,6 +38,19 @@ class FakeSys : public Sys {
     return {};
   }
   bool exists(const std::string& p) override { return dirs.count(p) || files.count(p); }
+  std::map<std::string, BpfProgram> filters;  // cgroup2 dir -> attached device program
+  int filterError = 0;                         // errno setDeviceFilter fails with, if set
+  Result<void> setDeviceFilter(const std::string& d, const BpfProgram& prog) override {
+    log.push_back("bpf attach " + d);
+    if (filterError) return failErrno("bpf attach", filterError);
+    filters[d] = prog;
+    return {};
+  }
+  Result<void> clearDeviceFilter(const std::string& d) override {
+    log.push_back("bpf detach " + d);
+    filters.erase(d);
+    return {};
+  }
 };
 
 const char* kHybridMountinfo =
@@ -222,6 +235,64 @@ TEST(CgroupDriver, V2EnablesControllers) {
   EXPECT_EQ(sys.files["/sys/fs/cgroup/berth/c3/memory.max"], "1000");
   ASSERT_TRUE((*cg)->freeze(true));
   EXPECT_EQ(sys.files["/sys/fs/cgroup/berth/c3/cgroup.freeze"], "1");
+}
+
+TEST(CgroupDriver, V2DevicesAttachAProgramAndDestroyDetachesIt) {
+  FakeSys sys;
+  sys.files["/sys/fs/cgroup/cgroup.controllers"] = "memory pids";
+  auto layout = parseCgroupLayout("30 25 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n", sys);
+  auto cg = openCgroups(sys, layout, "/t/c4", "c4", "0::/\n");
+  ASSERT_TRUE(cg);
+  ASSERT_TRUE((*cg)->create());
+  oci::Resources r;
+  r.devices = {{false, "a", std::nullopt, std::nullopt, "rwm"}, {true, "c", 1, 5, "rwm"}};
+  ASSERT_TRUE((*cg)->apply(r));
+  auto want = buildDeviceFilter(r.devices);
+  ASSERT_TRUE(want);
+  ASSERT_TRUE(sys.filters.count("/sys/fs/cgroup/t/c4"));
+  EXPECT_EQ(sys.filters["/sys/fs/cgroup/t/c4"].size(), want->size());
+  // No files are written for devices on v2.
+  for (const auto& l : sys.log) EXPECT_EQ(l.find("devices."), std::string::npos) << l;
+  // Bad rules fail before anything is written or attached.
+  sys.filters.clear();
+  size_t before = sys.log.size();
+  oci::Resources bad;
+  bad.pids = oci::PidsResources{5};
+  bad.devices = {{true, "x", 1, 1, "r"}};
+  EXPECT_FALSE((*cg)->apply(bad));
+  EXPECT_EQ(sys.log.size(), before);
+  // Without CAP_BPF the only device control on pure v2 is missing: an error.
+  sys.filterError = EPERM;
+  EXPECT_FALSE((*cg)->apply(r));
+  sys.filterError = 0;
+  ASSERT_TRUE((*cg)->apply(r));
+  sys.files["/sys/fs/cgroup/t/c4/cgroup.procs"] = "";
+  ASSERT_TRUE((*cg)->destroy());
+  EXPECT_FALSE(sys.filters.count("/sys/fs/cgroup/t/c4"));
+  EXPECT_FALSE(sys.dirs.count("/sys/fs/cgroup/t/c4"));
+}
+
+TEST(CgroupDriver, HybridDevicesUseV1AndTheUnifiedProgram) {
+  FakeSys sys;
+  sys.files["/sys/fs/cgroup/unified/cgroup.controllers"] = "hugetlb";
+  auto layout = parseCgroupLayout(std::string(kHybridMountinfo) +
+                                      "38 30 0:34 / /sys/fs/cgroup/devices rw - cgroup cgroup "
+                                      "rw,devices\n",
+                                  sys);
+  auto cg = openCgroups(sys, layout, "/t/c5", "c5", "");
+  ASSERT_TRUE(cg);
+  oci::Resources r;
+  r.devices = {{false, "a", std::nullopt, std::nullopt, "rwm"}, {true, "c", 1, 3, "r"}};
+  ASSERT_TRUE((*cg)->apply(r));
+  EXPECT_EQ(sys.files["/sys/fs/cgroup/devices/t/c5/devices.allow"], "c 1:3 r");
+  EXPECT_TRUE(sys.filters.count("/sys/fs/cgroup/unified/t/c5"));
+  // A kernel refusing BPF here only costs the second layer: v1 still enforces.
+  sys.filters.clear();
+  sys.filterError = EPERM;
+  EXPECT_TRUE((*cg)->apply(r));
+  EXPECT_TRUE(sys.filters.empty());
+  sys.filterError = ENOMEM;
+  EXPECT_FALSE((*cg)->apply(r));
 }
 
 }  // namespace

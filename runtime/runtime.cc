@@ -302,6 +302,9 @@ std::string featuresJson() {
   lx["mountExtensions"] = {{"idmap", {{"enabled", false}}}};
   j["linux"] = lx;
   j["annotations"] = {{"io.github.berth.runtime.cgroups", "v1,v2,hybrid"},
+                      // linux.resources.devices: v1 devices.allow/deny, and on cgroup2 (pure
+                      // v2, and the unified dir of hybrid hosts) a BPF_CGROUP_DEVICE program.
+                      {"io.github.berth.runtime.cgroups.devices", "v1,ebpf"},
                       {"org.opencontainers.runc.checkpoint.enabled", "false"}};
   return j.dump(2);
 }

@@ -30,6 +30,12 @@ class LinuxSys final : public Sys {
     return {};
   }
   bool exists(const std::string& path) override { return ::access(path.c_str(), F_OK) == 0; }
+  Result<void> setDeviceFilter(const std::string& dir, const BpfProgram& prog) override {
+    return attachDeviceFilter(dir, prog);
+  }
+  Result<void> clearDeviceFilter(const std::string& dir) override {
+    return detachDeviceFilters(dir);
+  }
 };
 
 }  // namespace

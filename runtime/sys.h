@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "runtime/device_filter.h"
 
 namespace berth::runtime {
 
@@ -23,6 +24,11 @@ class Sys {
   /// rmdir; a missing directory is not an error.
   virtual Result<void> rmdir(const std::string& path) = 0;
   virtual bool exists(const std::string& path) = 0;
+  /// Attach `prog` as the device program of cgroup2 dir `dir`, replacing the previous one
+  /// (see attachDeviceFilter).
+  virtual Result<void> setDeviceFilter(const std::string& dir, const BpfProgram& prog) = 0;
+  /// Detach the device programs of `dir` (none, or a missing dir, is fine).
+  virtual Result<void> clearDeviceFilter(const std::string& dir) = 0;
 };
 
 /// The real kernel.
