@@ -84,6 +84,7 @@ void Request::clear() {
   versionMinor = 1;
   headers.clear();
   body.clear();
+  trailers.clear();
   contentLength.reset();
   chunked = false;
   keepAlive = true;
@@ -103,6 +104,7 @@ void Response::clear() {
   status = 200;
   headers.clear();
   body.clear();
+  trailers.clear();
   versionMinor = 1;
   keepAlive = true;
 }

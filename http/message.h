@@ -61,6 +61,7 @@ struct Request {
   int versionMinor = 1;        ///< HTTP/1.<versionMinor>: 0 or 1
   Headers headers;
   std::string body;  ///< full body (empty for a streaming handler; read it with BodyReader)
+  Headers trailers;  ///< HTTP/2 trailers (HTTP/1.1 chunked trailers are not kept)
 
   // Framing and connection facts filled in by the parser (the server and client compute them
   // again when sending; they are informative on an outgoing request).
@@ -83,6 +84,7 @@ struct Response {
   int status = 200;
   Headers headers;
   std::string body;
+  Headers trailers;      ///< HTTP/2 only (e.g. grpc-status); an HTTP/1.1 server drops them
   int versionMinor = 1;  ///< client side: the version the server answered with
   bool keepAlive = true; ///< client side: the server keeps the connection open
 

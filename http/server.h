@@ -46,6 +46,10 @@ struct ServerOptions {
   /// Builds the response for a request the server rejects itself (parse errors, limits,
   /// timeouts while reading). Default: text/plain "<status> <reason>: <detail>".
   std::function<Response(int status, std::string_view detail)> errorResponse;
+  /// HTTP/2 with prior knowledge (h2c) on the same port: when set, a connection whose first
+  /// bytes are the HTTP/2 preface is handed over on its worker thread: the socket's fd
+  /// (ownership passes) and the bytes read so far. See http/h2_server.h.
+  std::function<void(int fd, std::string_view received)> h2cHandoff;
 };
 
 /// Reads the body of the current request (StreamHandler). Not thread-safe; use on the

@@ -1,0 +1,54 @@
+#pragma once
+/// HTTP/2 cleartext client (prior knowledge, no Upgrade): requests to an endpoint share one
+/// connection as concurrent streams (more connections only when the peer's
+/// SETTINGS_MAX_CONCURRENT_STREAMS is reached). Whole messages: the Request's body and
+/// `trailers` go out, the Response comes back with its body and `trailers`. Same shape as
+/// http::Client: one H2Client per executor, not thread-safe.
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+
+#include "http/client.h"
+#include "http/h2_session.h"
+
+namespace berth::http {
+
+struct H2ClientOptions {
+  std::chrono::milliseconds connectTimeout{2000};
+  std::chrono::milliseconds requestTimeout{30000};
+  h2::SessionOptions session{.maxConcurrentStreams = 100,
+                             .initialWindowSize = 1u << 20,
+                             .connectionWindowSize = 16u << 20,
+                             .maxFrameSize = h2::kDefaultMaxFrameSize,
+                             .maxHeaderListSize = 64 * 1024,
+                             .maxBodyBytes = 64ull << 20};
+};
+
+class H2Client {
+ public:
+  explicit H2Client(boost::asio::any_io_executor executor, H2ClientOptions options = {});
+  ~H2Client();  ///< closes every connection; requests in flight fail
+  H2Client(const H2Client&) = delete;
+  H2Client& operator=(const H2Client&) = delete;
+
+  /// Send `req` as one stream and wait for the whole response. Errors: "connect ...:" for
+  /// connect failures (refused, timeout), ErrorCode::kTimeout for the request timeout (the
+  /// stream is then cancelled), ECONNRESET "h2 stream reset: CODE" for a reset stream or a
+  /// closed connection (REFUSED_STREAM and streams above a GOAWAY were not processed).
+  boost::asio::awaitable<Result<Response>> request(Endpoint to, Request req,
+                                                   std::optional<std::chrono::milliseconds>
+                                                       timeout = std::nullopt);
+  /// Open connections (all endpoints).
+  size_t connections() const;
+
+  struct Impl;
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace berth::http
