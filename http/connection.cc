@@ -85,8 +85,6 @@ asio::mutable_buffer InBuffer::prepare(size_t want) {
 Connection::Connection(Server::Impl& server, Worker& worker, tcp::socket socket)
     : server_(server), worker_(worker), socket_(std::move(socket)), timer_(worker.io) {
   worker_.connections.insert(this);
-  boost::system::error_code nb;
-  socket_.non_blocking(true, nb);
   server_.connections.fetch_add(1, std::memory_order_relaxed);
   boost::system::error_code ec;
   auto ep = socket_.remote_endpoint(ec);
@@ -138,45 +136,20 @@ asio::awaitable<void> Connection::watchdog(std::shared_ptr<Connection> self) {
 }
 
 asio::awaitable<bool> Connection::readSome() {
-  // The socket is non-blocking: read directly and wait for readiness only when it is empty.
-  // (Asio's async_read_some would recv() first every time, and after a response the client's
-  // next request is rarely there yet: one failed recv per request.)
-  for (;;) {
-    if (!drained_) {
-      auto buf = in_.prepare(kInitialBuffer);
-      boost::system::error_code ec;
-      size_t n = socket_.read_some(buf, ec);
-      if (!ec) {
-        in_.commit(n);
-        drained_ = n < buf.size();
-        co_return true;
-      }
-      if (ec != asio::error::would_block && ec != asio::error::try_again) co_return false;
-    }
-    auto [ec] = co_await socket_.async_wait(tcp::socket::wait_read, kAwait);
-    drained_ = false;
-    if (ec || closed_) co_return false;
-  }
-}
-
-asio::awaitable<bool> Connection::writeOut() {
-  boost::system::error_code ec;
-  size_t n = socket_.write_some(asio::buffer(out_), ec);
-  if (ec && ec != asio::error::would_block && ec != asio::error::try_again) co_return false;
-  if (ec) n = 0;
-  if (n == out_.size()) co_return true;
-  setDeadline(server_.options.idleTimeout);
-  drained_ = false;
-  auto [ec2, m] = co_await asio::async_write(socket_, asio::buffer(out_.data() + n, out_.size() - n), kAwait);
-  co_return !ec2;
+  auto buf = in_.prepare(kInitialBuffer);
+  auto [ec, n] = co_await socket_.async_read_some(buf, kAwait);
+  if (ec || n == 0) co_return false;
+  in_.commit(n);
+  co_return true;
 }
 
 asio::awaitable<bool> Connection::flush() {
   if (out_.empty()) co_return true;
-  bool ok = co_await writeOut();
+  setDeadline(server_.options.idleTimeout);
+  auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(out_), kAwait);
   if (out_.capacity() > (1u << 20)) std::string().swap(out_);
   else out_.clear();
-  co_return ok;
+  co_return !ec;
 }
 
 void Connection::serialize(const Response& r) {
@@ -426,7 +399,6 @@ asio::awaitable<bool> Connection::serveStream() {
     threw = true;
   }
   busy_ = false;
-  drained_ = false;  // the handler may have suspended
   if (threw) {
     keepAlive_ = false;
     if (!headSent_) {
@@ -512,7 +484,6 @@ asio::awaitable<void> Connection::run(std::shared_ptr<Connection> self) {
       }
       if (threw) resp = server_.errorResponse(500, "internal error");
       busy_ = false;
-      if (!server_.handler) drained_ = false;  // an async handler may have suspended
       if (closed_) break;
       if (worker_.draining || server_.draining.load(std::memory_order_relaxed)) keepAlive_ = false;
       serialize(resp);
