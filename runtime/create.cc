@@ -123,11 +123,19 @@ Result<void> Runtime::create(const CreateOptions& o) {
   if (newUserNs && (lx.uidMappings.empty() || lx.gidMappings.empty()))
     return fail(ErrorCode::kInvalidArgument,
                 "config.json: linux.uidMappings/gidMappings: required with a new user namespace");
-  if (!spec.process->apparmorProfile.empty() && !fs::exists("/sys/kernel/security/apparmor"))
-    return fail(ErrorCode::kUnsupported, "process.apparmorProfile: AppArmor is not enabled on this host");
-  if ((!spec.process->selinuxLabel.empty() || !lx.mountLabel.empty()) &&
-      !fs::exists("/sys/fs/selinux/enforce"))
-    return fail(ErrorCode::kUnsupported, "process.selinuxLabel: SELinux is not enabled on this host");
+  // Profiles and labels are never applied (yet): a config asking for one is rejected rather
+  // than run without the confinement it asked for; `features` reports both as disabled.
+  if (!spec.process->apparmorProfile.empty())
+    return fail(ErrorCode::kUnsupported,
+                fs::exists("/sys/kernel/security/apparmor")
+                    ? "process.apparmorProfile: applying AppArmor profiles is not supported by berth-runtime"
+                    : "process.apparmorProfile: AppArmor is not enabled on this host");
+  if (!spec.process->selinuxLabel.empty() || !lx.mountLabel.empty())
+    return fail(ErrorCode::kUnsupported,
+                std::string(spec.process->selinuxLabel.empty() ? "linux.mountLabel" : "process.selinuxLabel") +
+                    (fs::exists("/sys/fs/selinux/enforce")
+                         ? ": applying SELinux labels is not supported by berth-runtime"
+                         : ": SELinux is not enabled on this host"));
   if (spec.process->terminal && o.consoleSocket.empty())
     return fail(ErrorCode::kInvalidArgument, "process.terminal is true: --console-socket is required");
   BERTH_ASSIGN(MountPlan plan, planMounts(spec, rootfs, userNs != nullptr));

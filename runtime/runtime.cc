@@ -296,8 +296,9 @@ std::string featuresJson() {
                    {"archs", seccompArchNames()},
                    {"knownFlags", seccompFlagNames()},
                    {"supportedFlags", seccompFlagNames()}};
-  lx["apparmor"] = {{"enabled", fs::exists("/sys/kernel/security/apparmor")}};
-  lx["selinux"] = {{"enabled", fs::exists("/sys/fs/selinux/enforce")}};
+  // Neither is applied: configs asking for a profile or label are rejected (see create.cc).
+  lx["apparmor"] = {{"enabled", false}};
+  lx["selinux"] = {{"enabled", false}};
   lx["intelRdt"] = {{"enabled", false}};
   lx["mountExtensions"] = {{"idmap", {{"enabled", false}}}};
   j["linux"] = lx;

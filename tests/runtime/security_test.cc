@@ -39,6 +39,12 @@ TEST_F(SecurityTest, BadInputLeavesNothingBehind) {
        "/no/such/program"},
       {R"({"ociVersion":"1.0.2","process":{"args":["sh"]},"root":{"path":"rootfs"},"mounts":[{"destination":"/x","type":"nosuchfs","source":"x"}],"linux":{"namespaces":[{"type":"mount"}]}})",
        "mount nosuchfs on /x"},
+      {R"({"ociVersion":"1.0.2","process":{"args":["sh"],"apparmorProfile":"p"},"root":{"path":"rootfs"},"linux":{"namespaces":[{"type":"mount"}]}})",
+       "process.apparmorProfile: "},
+      {R"({"ociVersion":"1.0.2","process":{"args":["sh"],"selinuxLabel":"system_u:system_r:x"},"root":{"path":"rootfs"},"linux":{"namespaces":[{"type":"mount"}]}})",
+       "process.selinuxLabel: "},
+      {R"({"ociVersion":"1.0.2","process":{"args":["sh"]},"root":{"path":"rootfs"},"linux":{"namespaces":[{"type":"mount"}],"resources":{"devices":[{"allow":true,"type":"z","access":"r"}]}}})",
+       "linux.resources.devices[0].type"},
       {R"({"ociVersion":"1.0.2","process":{"args":["sh"],"cwd":"/no/such/dir"},"root":{"path":"rootfs"},"linux":{"namespaces":[{"type":"mount"}]}})",
        "process.cwd /no/such/dir"},
   };
@@ -168,6 +174,10 @@ TEST_F(SecurityTest, CliMatchesRunc) {
   EXPECT_NE(out.find("not supported"), std::string::npos) << out;
   out = sh(base + "features");
   EXPECT_NE(out.find("\"ociVersionMax\""), std::string::npos);
+  // Profiles and labels are not applied, so both say disabled; device rules on cgroup2: eBPF.
+  EXPECT_NE(out.find("\"apparmor\": {\n      \"enabled\": false"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"selinux\": {\n      \"enabled\": false"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"io.github.berth.runtime.cgroups.devices\": \"v1,ebpf\""), std::string::npos);
   // terminal: true without --console-socket: run holds the pty itself.
   spec_.process->terminal = true;
   spec_.process->args = {"sh"};
