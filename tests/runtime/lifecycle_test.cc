@@ -246,5 +246,37 @@ TEST_F(RuntimeTest, ConcurrentCreatesFromThreads) {
   }
 }
 
+TEST_F(RuntimeTest, FiftyConcurrentCliRunsSucceedAndCleanUp) {
+  // The issue's concurrency goal, through the binary as engines call it: 50 `run`s at once.
+  spec_.process->args = {"true"};
+  writeSpec();
+  constexpr int kN = 50;
+  std::vector<pid_t> kids;
+  for (int i = 0; i < kN; ++i) {
+    std::string c = id("p" + std::to_string(i));
+    pid_t p = ::fork();
+    ASSERT_GE(p, 0);
+    if (p == 0) {
+      int null = ::open("/dev/null", O_WRONLY);
+      ::dup2(null, 1);
+      ::execl(BERTH_RUNTIME_BIN, "berth-runtime", "--root", stateRoot_.c_str(), "run", "-b",
+              bundle_.c_str(), c.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    kids.push_back(p);
+  }
+  int ok = 0;
+  for (pid_t p : kids) {
+    int status = 0;
+    if (::waitpid(p, &status, 0) == p && WIFEXITED(status) && WEXITSTATUS(status) == 0) ++ok;
+  }
+  EXPECT_EQ(ok, kN);
+  for (int i = 0; i < kN; ++i) {
+    std::string c = id("p" + std::to_string(i));
+    EXPECT_FALSE(fs::exists(stateRoot_ + "/" + c)) << c;
+    EXPECT_TRUE(sh("ls -d /sys/fs/cgroup/*/berth/" + c + " 2>/dev/null").empty()) << c;
+  }
+}
+
 }  // namespace
 }  // namespace berth::runtime::testing
