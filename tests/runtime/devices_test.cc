@@ -121,7 +121,7 @@ TEST_F(DevicesTest, ContainerDeviceRulesAreEnforcedByTheProgram) {
   if (!fs::exists("/dev/kmsg")) GTEST_SKIP() << "no /dev/kmsg";
   // /dev/kmsg (c 1:11) is not a default device: bound in, it is denied by the rules, while
   // the default devices stay allowed.
-  spec_.mounts.push_back({"/dev/kmsg", "bind", "/dev/kmsg", {"bind"}});
+  spec_.mounts.push_back({"/dev/kmsg", "bind", "/dev/kmsg", {"bind"}, {}, {}});
   spec_.linux->resources = oci::Resources{};
   spec_.linux->resources->devices = {rule(false, "a", {}, {}, "rwm")};
   spec_.process->args = {"sh", "-c",
@@ -143,8 +143,9 @@ TEST_F(DevicesTest, ContainerDeviceRulesAreEnforcedByTheProgram) {
   // this container so that only the eBPF program stands between it and /dev/kmsg.
   auto layout = detectCgroupLayout(realSys());
   ASSERT_TRUE(layout);
-  if (layout->v1.count("devices"))
+  if (layout->v1.count("devices")) {
     ASSERT_TRUE(realSys().writeFile(layout->v1.at("devices") + "/berth/" + c + "/devices.allow", "a"));
+  }
   ASSERT_TRUE(fs::writeFileAtomic(bundle_ + "/rootfs/go", ""));
   ASSERT_TRUE(rt_->start(c));
   std::string out;
@@ -157,6 +158,29 @@ TEST_F(DevicesTest, ContainerDeviceRulesAreEnforcedByTheProgram) {
   ::waitpid(st->pid, nullptr, 0);
   ASSERT_TRUE(rt_->remove(c));
   EXPECT_FALSE(fs::exists(unifiedDir(c)));
+}
+
+TEST_F(DevicesTest, PureV2ViewTheProgramIsTheOnlyDeviceControl) {
+  // berth-runtime in a private mount namespace with every v1 hierarchy unmounted sees a pure
+  // cgroup v2 host (cgroup2 at the unified mount): the device rules must still hold.
+  std::string mount = unifiedMount();
+  if (mount.empty()) GTEST_SKIP() << "no cgroup2 mounted";
+  if (!fs::exists("/dev/kmsg")) GTEST_SKIP() << "no /dev/kmsg";
+  spec_.mounts.push_back({"/dev/kmsg", "bind", "/dev/kmsg", {"bind"}, {}, {}});
+  spec_.linux->resources = oci::Resources{};
+  spec_.linux->resources->devices = {rule(false, "a", {}, {}, "rwm")};
+  spec_.process->args = {"sh", "-c",
+                         "(exec 3</dev/kmsg) 2>&1 | grep -o 'Operation not permitted'; "
+                         "head -c 2 /dev/zero | wc -c; grep -c '^0::/berth/' /proc/self/cgroup"};
+  writeSpec();
+  std::string c = id();
+  std::string out = sh("unshare -m --propagation private sh -c 'for m in $(findmnt -rn -t cgroup "
+                       "-o TARGET); do umount $m || exit 9; done; " +
+                       std::string(BERTH_RUNTIME_BIN) + " --root " + stateRoot_ + " run -b " +
+                       bundle_ + " " + c + "' 2>&1; echo rc=$?");
+  EXPECT_EQ(out, "Operation not permitted\n2\n1\nrc=0\n");
+  EXPECT_FALSE(fs::exists(unifiedDir(c)));
+  EXPECT_FALSE(fs::exists(stateRoot_ + "/" + c));
 }
 
 TEST_F(DevicesTest, UpdateReplacesTheProgram) {
