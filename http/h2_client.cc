@@ -222,9 +222,12 @@ H2Client::H2Client(asio::any_io_executor executor, H2ClientOptions options)
   impl_->options = options;
 }
 
-H2Client::~H2Client() {
+H2Client::~H2Client() { close(); }
+
+void H2Client::close() {
   for (auto& [k, v] : impl_->pool)
     for (auto& c : v) c->close();
+  impl_->pool.clear();
 }
 
 size_t H2Client::connections() const {

@@ -42,6 +42,8 @@ class H2Client {
   boost::asio::awaitable<Result<Response>> request(Endpoint to, Request req,
                                                    std::optional<std::chrono::milliseconds>
                                                        timeout = std::nullopt);
+  /// Close every connection (requests in flight fail).
+  void close();
   /// Open connections (all endpoints).
   size_t connections() const;
 

@@ -44,6 +44,7 @@ Cluster::DataPathParams Cluster::dataPathParams() const {
   p.connectTimeout = cfg_.connectTimeout;
   p.maxIdle = cfg_.maxIdleConnectionsPerHost;
   p.ringHash = cfg_.lb == LbPolicy::kRingHash;
+  p.h2c = cfg_.h2c;
   if (p.ringHash) p.hashHeader = cfg_.hashHeader;
   return p;
 }

@@ -55,6 +55,7 @@ class Cluster {
     Duration connectTimeout;
     uint32_t maxIdle = 0;
     bool ringHash = false;
+    bool h2c = false;
     std::string hashHeader;
   };
   DataPathParams dataPathParams() const;

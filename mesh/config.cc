@@ -273,7 +273,7 @@ Result<void> readBreaker(const Reader& r, FailureBreakerConfig& b) {
 Result<void> readCluster(const Reader& r, ClusterConfig& c) {
   BERTH_TRY(r.onlyKeys({"name", "endpoints", "dns", "lb", "hash_header", "ring_size",
                         "ewma_decay", "connect_timeout", "max_idle_connections_per_host",
-                        "health_check", "outlier_detection", "circuit_breakers",
+                        "protocol", "health_check", "outlier_detection", "circuit_breakers",
                         "failure_breaker"}));
   BERTH_TRY(r.str("name", c.name));
   if (c.name.empty()) return fail(r.err("'name' is required"));
@@ -313,6 +313,11 @@ Result<void> readCluster(const Reader& r, ClusterConfig& c) {
   BERTH_TRY(r.duration("ewma_decay", c.ewmaDecay));
   BERTH_TRY(r.duration("connect_timeout", c.connectTimeout));
   BERTH_TRY(r.u32("max_idle_connections_per_host", c.maxIdleConnectionsPerHost, 100000));
+  std::string proto;
+  BERTH_TRY(r.str("protocol", proto));
+  if (proto == "h2c") c.h2c = true;
+  else if (!proto.empty() && proto != "http1")
+    return fail(r.child("protocol").err("unknown protocol '" + proto + "' (http1, h2c)"));
   if (r.has("health_check")) BERTH_TRY(readHealthCheck(r.child("health_check"), c.healthCheck));
   if (r.has("outlier_detection")) BERTH_TRY(readOutlier(r.child("outlier_detection"), c.outlier));
   if (r.has("circuit_breakers")) BERTH_TRY(readLimits(r.child("circuit_breakers"), c.limits));

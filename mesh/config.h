@@ -102,6 +102,7 @@ struct ClusterConfig {
   Duration ewmaDecay = std::chrono::seconds(10);  ///< peak_ewma: time constant
   Duration connectTimeout = std::chrono::seconds(5);
   uint32_t maxIdleConnectionsPerHost = 64;
+  bool h2c = false;  ///< protocol: h2c — speak HTTP/2 (prior knowledge) to the endpoints
   HealthCheckConfig healthCheck;
   OutlierConfig outlier;
   ResourceLimits limits;

@@ -16,6 +16,7 @@
 
 #include "common/log.h"
 #include "http/client.h"
+#include "http/h2_client.h"
 #include "mesh/health.h"
 #include "mesh/proxy_impl.h"
 
@@ -59,6 +60,7 @@ struct Control::Impl {
   std::thread thread;
   std::atomic<bool> stopping{false};
   std::unique_ptr<http::Client> client;
+  std::unique_ptr<http::H2Client> h2client;  // health checks of protocol: h2c clusters
 
   struct HcState {
     std::weak_ptr<Host> host;
@@ -79,10 +81,12 @@ struct Control::Impl {
     http::ClientOptions o;
     o.maxIdlePerEndpoint = 2;
     client = std::make_unique<http::Client>(io.get_executor(), o);
+    h2client = std::make_unique<http::H2Client>(io.get_executor());
     if (!proxy.options.configPath.empty()) stamp = stampOf(proxy.options.configPath);
   }
 
-  asio::awaitable<void> check(std::shared_ptr<Cluster> cluster, HostPtr host, HealthCheckConfig cfg) {
+  asio::awaitable<void> check(std::shared_ptr<Cluster> cluster, HostPtr host, HealthCheckConfig cfg,
+                              bool h2c) {
     http::Request req;
     req.method = "GET";
     req.target = cfg.path;
@@ -91,7 +95,9 @@ struct Control::Impl {
     auto ms = std::max<int64_t>(1, duration_cast<milliseconds>(cfg.timeout).count());
     // A named Endpoint: GCC 12 mishandles braced temporaries in co_await expressions.
     http::Endpoint ep{host->address.host, host->address.port};
-    auto r = co_await client->request(std::move(ep), std::move(req), milliseconds(ms));
+    Result<http::Response> r;
+    if (h2c) r = co_await h2client->request(std::move(ep), std::move(req), milliseconds(ms));
+    else r = co_await client->request(std::move(ep), std::move(req), milliseconds(ms));
     bool ok = r && healthyStatus(cfg, r->status);
     cluster->onHealthCheck(host, ok);
     auto it = hc.find(host.get());
@@ -137,7 +143,7 @@ struct Control::Impl {
         if (s.inFlight || now < s.next) continue;
         s.inFlight = true;
         s.next = now + cfg.healthCheck.interval;
-        asio::co_spawn(io, check(cluster, h, cfg.healthCheck), asio::detached);
+        asio::co_spawn(io, check(cluster, h, cfg.healthCheck, cfg.h2c), asio::detached);
       }
     }
     // Forget hosts that are gone (and not mid-check).

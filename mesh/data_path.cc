@@ -11,6 +11,7 @@
 
 #include "common/strings.h"
 #include "http/client.h"
+#include "http/h2_client.h"
 #include "mesh/proxy_impl.h"
 #include "mesh/retry.h"
 #include "telemetry/trace.h"
@@ -47,6 +48,22 @@ http::Client& clientFor(Duration connectTimeout, uint32_t maxIdle) {
   o.maxIdlePerEndpoint = maxIdle;
   o.idleTimeout = std::chrono::seconds(55);
   clients.push_back({ct, maxIdle, std::make_unique<http::Client>(http::currentWorkerExecutor(), o)});
+  return *clients.back().client;
+}
+
+// One HTTP/2 client per worker thread and connect timeout (clusters with protocol: h2c).
+http::H2Client& h2ClientFor(Duration connectTimeout) {
+  struct Entry {
+    int64_t ct;
+    std::unique_ptr<http::H2Client> client;
+  };
+  thread_local std::vector<Entry> clients;
+  int64_t ct = duration_cast<milliseconds>(connectTimeout).count();
+  for (auto& e : clients)
+    if (e.ct == ct) return *e.client;
+  http::H2ClientOptions o;
+  o.connectTimeout = milliseconds(std::max<int64_t>(1, ct));
+  clients.push_back({ct, std::make_unique<http::H2Client>(http::currentWorkerExecutor(), o)});
   return *clients.back().client;
 }
 
@@ -244,6 +261,9 @@ asio::awaitable<http::Response> handle(Proxy::Impl* proxy, std::string listenerK
   up.headers.set("traceparent", c.trace.traceparent());
   c.bytesIn = req.body.size();
   up.body = std::move(req.body);
+  up.trailers = std::move(req.trailers);
+  // gRPC over HTTP/2 needs "te: trailers" end to end (the only TE value HTTP/2 allows).
+  if (params.h2c && http::iequals(req.headers.get("te"), "trailers")) up.headers.set("te", "trailers");
 
   LbContext lbctx;
   std::string hashValue;
@@ -255,7 +275,8 @@ asio::awaitable<http::Response> handle(Proxy::Impl* proxy, std::string listenerK
     }
   }
 
-  http::Client& client = clientFor(params.connectTimeout, params.maxIdle);
+  http::Client* client = params.h2c ? nullptr : &clientFor(params.connectTimeout, params.maxIdle);
+  http::H2Client* h2client = params.h2c ? &h2ClientFor(params.connectTimeout) : nullptr;
   const MonoTime deadline = c.t0 + route.cfg.timeout;
   const bool mayRetry = rc.maxRetries > 0 && (rc.allowNonIdempotent || isIdempotent(req.method));
   HostPtr prev;
@@ -287,7 +308,9 @@ asio::awaitable<http::Response> handle(Proxy::Impl* proxy, std::string listenerK
     MonoTime ts = proxy->clock.now();
     // Named arguments: GCC 12 mishandles non-trivial temporaries inside co_await expressions.
     http::Request attemptReq = mayRetry ? up : std::move(up);
-    auto res = co_await client.request(std::move(ep), std::move(attemptReq), milliseconds(ms));
+    Result<http::Response> res;
+    if (h2client) res = co_await h2client->request(std::move(ep), std::move(attemptReq), milliseconds(ms));
+    else res = co_await client->request(std::move(ep), std::move(attemptReq), milliseconds(ms));
     Duration rtt = proxy->clock.now() - ts;
     c.lastUpstream = rtt;
     c.upstreamHost = attempt.host->id;
@@ -331,7 +354,13 @@ asio::awaitable<http::Response> handle(Proxy::Impl* proxy, std::string listenerK
   } else if (lastResp) {
     out.status = lastResp->status;
     copyEndToEnd(lastResp->headers, out.headers);
+    // A HEAD answer keeps the upstream's Content-Length (the HTTP/2 side sends it as is).
+    if (req.method == "HEAD") {
+      if (const http::Header* cl = lastResp->headers.find("content-length"))
+        out.headers.set("content-length", cl->value);
+    }
     out.body = std::move(lastResp->body);
+    out.trailers = std::move(lastResp->trailers);
   } else {
     Failure f = failureFor(lastOutcome, lastError ? &*lastError : nullptr);
     out = localReply(f.status, f.reason);

@@ -87,6 +87,7 @@ Result<void> Proxy::Impl::syncListeners(const State& st) {
       keep.push_back(std::move(l));
     } else {
       log::info("mesh: listener " + l.key + " removed; draining");
+      l.h2->drain();
       l.server->drain();
       l.server->wait();
     }
@@ -106,11 +107,13 @@ Result<void> Proxy::Impl::syncListeners(const State& st) {
       r.headers.set("x-berth-reason", "bad-request");
       return r;
     };
+    auto h2 = std::make_unique<http::H2Server>(handlerFor(key));
+    so.h2cHandoff = h2->handoff();
     auto server = std::make_unique<http::Server>(so);
     server->setAsyncHandler(handlerFor(key));
     auto s = server->start();
     if (!s) return fail(std::move(s).error().context("listener " + key));
-    listeners.push_back({key, std::move(server)});
+    listeners.push_back({key, std::move(h2), std::move(server)});
   }
   return {};
 }
@@ -233,7 +236,10 @@ Result<void> Proxy::reload() { return impl_->reloadFile(); }
 
 void Proxy::drain() {
   std::lock_guard lk(impl_->applyMu);
-  for (auto& l : impl_->listeners) l.server->drain();
+  for (auto& l : impl_->listeners) {
+    l.h2->drain();
+    l.server->drain();
+  }
 }
 
 void Proxy::wait() {

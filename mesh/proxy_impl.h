@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "http/h2_server.h"
 #include "http/server.h"
 #include "mesh/access_log.h"
 #include "mesh/cluster.h"
@@ -47,7 +48,8 @@ struct Proxy::Impl {
   std::mutex applyMu;  ///< one apply() at a time; guards listeners and admin
   struct Listener {
     std::string key;  ///< configured address "host:port"
-    std::unique_ptr<http::Server> server;
+    std::unique_ptr<http::H2Server> h2;     ///< h2c connections handed over by `server`
+    std::unique_ptr<http::Server> server;   ///< destroyed first (its workers run h2's)
   };
   std::vector<Listener> listeners;
   std::unique_ptr<http::Server> admin;
