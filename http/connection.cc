@@ -2,6 +2,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
@@ -25,6 +26,13 @@ void appendHex(std::string& out, uint64_t v) {
   char buf[24];
   auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v, 16);
   out.append(buf, p);
+}
+
+/// A Content-Length value a handler set: all digits, at most 19.
+bool parseContentLength(std::string_view v, uint64_t& out) {
+  if (v.empty() || v.size() > 19) return false;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+  return ec == std::errc() && p == v.data() + v.size();
 }
 
 bool bodyAllowed(int status) { return !(status < 200 || status == 204 || status == 304); }
@@ -85,6 +93,8 @@ asio::mutable_buffer InBuffer::prepare(size_t want) {
 Connection::Connection(Server::Impl& server, Worker& worker, tcp::socket socket)
     : server_(server), worker_(worker), socket_(std::move(socket)), timer_(worker.io) {
   worker_.connections.insert(this);
+  boost::system::error_code nb;
+  socket_.non_blocking(true, nb);
   server_.connections.fetch_add(1, std::memory_order_relaxed);
   boost::system::error_code ec;
   auto ep = socket_.remote_endpoint(ec);
@@ -131,7 +141,7 @@ asio::awaitable<void> Connection::watchdog(std::shared_ptr<Connection> self) {
       deadline_ = now + server_.options.idleTimeout;
       continue;
     }
-    abort();
+    timeOut();
   }
 }
 
@@ -143,20 +153,39 @@ asio::awaitable<bool> Connection::readSome() {
   co_return true;
 }
 
+asio::awaitable<bool> Connection::writeOut() {
+  boost::system::error_code ec;
+  size_t n = socket_.write_some(asio::buffer(out_), ec);  // non-blocking
+  if (ec && ec != asio::error::would_block && ec != asio::error::try_again) co_return false;
+  if (ec) n = 0;
+  if (n == out_.size()) {
+    // Let the other connections of this worker run before this one reads again: the client
+    // cannot have sent its next request yet, and a read now would only fail with EAGAIN.
+    co_await asio::post(socket_.get_executor(), asio::use_awaitable);
+    co_return true;
+  }
+  setDeadline(server_.options.idleTimeout);
+  auto [ec2, m] =
+      co_await asio::async_write(socket_, asio::buffer(out_.data() + n, out_.size() - n), kAwait);
+  co_return !ec2;
+}
+
 asio::awaitable<bool> Connection::flush() {
   if (out_.empty()) co_return true;
-  setDeadline(server_.options.idleTimeout);
-  auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(out_), kAwait);
+  bool ok = co_await writeOut();
   if (out_.capacity() > (1u << 20)) std::string().swap(out_);
   else out_.clear();
-  co_return !ec;
+  co_return ok;
 }
 
 void Connection::serialize(const Response& r) {
   appendStatusLine(out_, r.status);
+  bool head = req_.method == "HEAD";
+  std::string_view headLength;  // HEAD: the Content-Length a GET would have had
   for (const Header& h : r.headers) {
     if (isFramingHeader(h.name)) {
       if (iequals(h.name, "connection") && iequals(h.value, "close")) keepAlive_ = false;
+      if (head && r.body.empty() && iequals(h.name, "content-length")) headLength = h.value;
       continue;
     }
     out_ += h.name;
@@ -170,16 +199,19 @@ void Connection::serialize(const Response& r) {
   bool withBody = bodyAllowed(r.status);
   if (withBody) {
     out_ += "Content-Length: ";
-    appendNumber(out_, r.body.size());
+    uint64_t declared = 0;
+    if (!headLength.empty() && parseContentLength(headLength, declared)) appendNumber(out_, declared);
+    else appendNumber(out_, r.body.size());
     out_ += "\r\n";
   }
   if (!keepAlive_) out_ += "Connection: close\r\n";
   else if (req_.versionMinor == 0) out_ += "Connection: keep-alive\r\n";
   out_ += "\r\n";
-  if (withBody && req_.method != "HEAD") out_ += r.body;
+  if (withBody && !head) out_ += r.body;
 }
 
 asio::awaitable<void> Connection::closeGracefully() {
+  closing_ = true;
   boost::system::error_code ec;
   socket_.shutdown(tcp::socket::shutdown_send, ec);
   // Read and drop what the peer still sends (bounded), so close() does not reset the
@@ -194,8 +226,33 @@ asio::awaitable<void> Connection::closeGracefully() {
   abort();
 }
 
-asio::awaitable<void> Connection::reject(int status, std::string_view detail) {
+void Connection::noteRejected(int status, std::string_view detail) {
   server_.rejected.fetch_add(1, std::memory_order_relaxed);
+  if (server_.options.onRejected) {
+    try {
+      server_.options.onRejected(status, detail, req_);
+    } catch (const std::exception&) {
+      // a logging hook must not take the connection down
+    }
+  }
+}
+
+void Connection::timeOut() {
+  // A request was under way (part of a head, or a body): answer 408 before closing, as nginx
+  // and Envoy do, if nothing else is being written. Best effort: one non-blocking write.
+  if (!idle_ && !closing_ && out_.empty()) {
+    keepAlive_ = false;
+    serialize(server_.errorResponse(408, "request not received in time"));
+    noteRejected(408, "request not received in time");
+    boost::system::error_code ec;
+    socket_.write_some(asio::buffer(out_), ec);
+    out_.clear();
+  }
+  abort();
+}
+
+asio::awaitable<void> Connection::reject(int status, std::string_view detail) {
+  noteRejected(status, detail);
   keepAlive_ = false;
   if (!headSent_) {
     serialize(server_.errorResponse(status, detail));

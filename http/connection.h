@@ -48,7 +48,10 @@ class Connection;
 struct Worker {
   std::unordered_set<Connection*> connections;
   bool draining = false;
-  std::unique_ptr<asio::io_context> ioOwner = std::make_unique<asio::io_context>(1);
+  // One thread runs this io_context and its sockets are used from that thread only, so the
+  // reactor's per-descriptor locks are not needed (posting from other threads stays safe).
+  std::unique_ptr<asio::io_context> ioOwner =
+      std::make_unique<asio::io_context>(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO);
   asio::io_context& io = *ioOwner;
   std::optional<tcp::acceptor> acceptor;
   std::optional<asio::steady_timer> drainTimer;
@@ -144,10 +147,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
  private:
 
   asio::awaitable<bool> readSome();
+  /// Write out_ at once if the socket takes it (the common case: no suspension, no posted
+  /// completion), else finish with an async write.
+  asio::awaitable<bool> writeOut();
   asio::awaitable<Result<void>> flushResult();
   static asio::awaitable<Result<void>> failed(Error e);
   asio::awaitable<bool> flush();
   asio::awaitable<void> reject(int status, std::string_view detail);
+  /// Count a request the server answers itself and tell ServerOptions::onRejected.
+  void noteRejected(int status, std::string_view detail);
+  /// The watchdog's deadline passed: 408 if a request was under way, then close.
+  void timeOut();
   asio::awaitable<void> closeGracefully();
   asio::awaitable<bool> sendContinueIfNeeded();
   asio::awaitable<bool> readFullBody();
@@ -174,6 +184,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool idle_ = true;
   bool busy_ = false;
   bool closed_ = false;
+  bool closing_ = false;  // closeGracefully(): the last response is out
   // streaming response state
   bool headSent_ = false;
   bool respChunked_ = false;

@@ -46,6 +46,11 @@ struct ServerOptions {
   /// Builds the response for a request the server rejects itself (parse errors, limits,
   /// timeouts while reading). Default: text/plain "<status> <reason>: <detail>".
   std::function<Response(int status, std::string_view detail)> errorResponse;
+  /// Called on the worker thread for every request the server answers itself (parse errors,
+  /// limits, 408 timeouts), after errorResponse: the status, the detail, and what was parsed of
+  /// the request (method and target are empty when the request line itself was bad;
+  /// remoteAddr is set). For access logs.
+  std::function<void(int status, std::string_view detail, const Request& partial)> onRejected;
   /// HTTP/2 with prior knowledge (h2c) on the same port: when set, a connection whose first
   /// bytes are the HTTP/2 preface is handed over on its worker thread: the socket's fd
   /// (ownership passes) and the bytes read so far. See http/h2_server.h.

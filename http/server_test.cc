@@ -14,7 +14,9 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include "common/unique_fd.h"
 #include "http/client.h"
@@ -180,6 +182,76 @@ TEST_F(ServerTest, SlowlorisIsCut) {
   std::string out = rawExchange(server_->port(), "GET / HTTP/1.1\r\nHost: a\r\nX-Slow: ", 3000, &closed);
   EXPECT_TRUE(closed);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 2500ms);
+}
+
+TEST_F(ServerTest, RequestTimeoutGets408AndIsReported) {
+  ServerOptions o;
+  o.headerTimeout = 300ms;
+  o.bodyTimeout = 300ms;
+  o.idleTimeout = 400ms;
+  std::mutex mu;
+  std::vector<std::string> seen;
+  o.onRejected = [&](int status, std::string_view detail, const Request& r) {
+    std::lock_guard<std::mutex> lock(mu);
+    seen.push_back(std::to_string(status) + " " + r.method + " " + r.target + " " +
+                   std::string(detail) + (r.remoteAddr.empty() ? " no-remote" : ""));
+  };
+  startWith(echo, o);
+  // Part of a head: 408, then close.
+  bool closed = false;
+  std::string out = rawExchange(server_->port(), "GET / HTTP/1.1\r\nHost: a\r\nX-Slow: ", 3000, &closed);
+  EXPECT_EQ(out.rfind("HTTP/1.1 408 ", 0), 0u) << out;
+  EXPECT_NE(out.find("Connection: close"), std::string::npos);
+  EXPECT_TRUE(closed);
+  // A head, then part of the body: 408 too.
+  out = rawExchange(server_->port(), "POST /b HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n0123", 3000,
+                    &closed);
+  EXPECT_EQ(out.rfind("HTTP/1.1 408 ", 0), 0u) << out;
+  EXPECT_TRUE(closed);
+  // An idle keep-alive connection is closed without a response.
+  out = rawExchange(server_->port(), "GET /a HTTP/1.1\r\nHost: a\r\n\r\n", 3000, &closed);
+  EXPECT_EQ(countOf(out, "HTTP/1.1 "), 1u) << out;
+  EXPECT_EQ(out.find("408"), std::string::npos) << out;
+  EXPECT_TRUE(closed);
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].rfind("408 GET / ", 0), 0u) << seen[0];  // the request line had arrived
+  EXPECT_EQ(seen[1].rfind("408 POST /b ", 0), 0u) << seen[1];
+  EXPECT_EQ(seen[1].find("no-remote"), std::string::npos);
+}
+
+TEST_F(ServerTest, RejectedRequestsAreReported) {
+  ServerOptions o;
+  o.limits.maxBodyBytes = 4;
+  std::mutex mu;
+  std::vector<std::string> seen;
+  o.onRejected = [&](int status, std::string_view, const Request& r) {
+    std::lock_guard<std::mutex> lock(mu);
+    seen.push_back(std::to_string(status) + " " + r.method + " " + r.target);
+  };
+  startWith(echo, o);
+  rawExchange(server_->port(), "G@T / HTTP/1.1\r\nHost: a\r\n\r\n");
+  rawExchange(server_->port(), "POST /big HTTP/1.1\r\nHost: a\r\nContent-Length: 9\r\n\r\n012345678");
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0], "400  ");
+  EXPECT_EQ(seen[1], "413 POST /big");
+  EXPECT_EQ(server_->stats().rejected, 2u);
+}
+
+TEST_F(ServerTest, HeadKeepsTheContentLengthOfGet) {
+  // A handler (or a proxy) answering HEAD without a body but with the GET's length.
+  startWith([](Request& r) {
+    Response resp(200, r.method == "HEAD" ? "" : "0123456789");
+    if (r.method == "HEAD") resp.headers.add("Content-Length", "10");
+    return resp;
+  });
+  std::string out = rawExchange(server_->port(),
+                                "HEAD /x HTTP/1.1\r\nHost: a\r\n\r\nGET /x HTTP/1.1\r\nHost: a\r\n"
+                                "Connection: close\r\n\r\n");
+  EXPECT_EQ(countOf(out, "Content-Length: 10\r\n"), 2u) << out;
+  EXPECT_EQ(countOf(out, "0123456789"), 1u) << out;  // the body only once, after GET's head
+  EXPECT_EQ(out.find("0123456789"), out.size() - 10) << out;
 }
 
 TEST_F(ServerTest, HeadHasNoBodyAnd404Default) {

@@ -1,13 +1,18 @@
 #pragma once
-/// Buffered JSON-lines access log. Lines are appended under a mutex and written to the fd by a
-/// background thread every 100 ms, or at once when 64 KiB are pending: one write(2) per batch
-/// instead of one per request. flush() writes what is pending (at drain and exit).
+/// Buffered JSON-lines access log. Each writing thread (a server worker) appends to a buffer of
+/// its own, under a lock only the background flusher ever contends for; the flusher writes all
+/// buffers to the fd every 100 ms, or at once when a buffer holds 256 KiB: one write(2) per batch
+/// and no lock shared between workers. Lines of one thread stay in order. flush() writes what
+/// is pending (at drain and exit).
 
+#include <atomic>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 namespace berth::sdk {
 
@@ -20,13 +25,22 @@ class AccessLog {
   void flush();
 
  private:
+  struct Buffer {
+    std::thread::id owner;
+    std::mutex mu;
+    std::string pending;  // under mu
+    std::string spare;    // the flusher's (under AccessLog::mu_)
+  };
+  Buffer& localBuffer();
   void loop();
   void writeOut(std::string& buf);
   int fd_;
-  std::mutex mu_;
+  const uint64_t id_;  // tells this log's thread-local buffers from a previous log's
+  std::mutex mu_;      // guards buffers_ and stop_; serializes writes to fd_
   std::condition_variable cv_;
-  std::string pending_;
+  std::vector<std::unique_ptr<Buffer>> buffers_;
   bool stop_ = false;
+  std::atomic<bool> wake_{false};  // a buffer is full: flush now
   std::thread thread_;
 };
 

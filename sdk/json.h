@@ -25,6 +25,16 @@ Json parseJson(std::string_view text);
 /// The request's body as JSON: 415 for a non-JSON Content-Type, 400 for an empty body, then
 /// parseJson's errors.
 Json parseJsonBody(const http::Request& req);
+/// parseJsonBody into `out`. When the body is a flat object of plain strings, numbers and
+/// literals (the usual request) and `out` already holds an object with the same keys, the
+/// values are replaced in place: a service that parses one request after another into the
+/// same Json allocates nothing. Same results and errors as parseJsonBody.
+void parseJsonBodyInto(const http::Request& req, Json& out);
+
+/// The fast path of parseJson: parses `text` into `out` and returns true when it is a flat
+/// object (no nesting, no escapes, ASCII keys and strings, numbers that fit); returns false
+/// and leaves `out` untouched otherwise (the full parser then decides). Exposed for tests.
+bool parseFlatObject(std::string_view text, Json& out);
 
 /// A response with `body.dump()` and Content-Type application/json.
 http::Response jsonResponse(int status, const Json& body);

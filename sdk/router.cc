@@ -17,6 +17,20 @@ std::vector<std::string_view> splitPath(std::string_view path) {
   }
 }
 
+size_t splitPathInto(std::string_view path, std::span<std::string_view> out) {
+  if (!path.empty() && path[0] == '/') path.remove_prefix(1);
+  size_t n = 0, start = 0;
+  for (;;) {
+    size_t slash = path.find('/', start);
+    std::string_view seg =
+        path.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+    if (n == out.size()) return out.size() + 1;
+    out[n++] = seg;
+    if (slash == std::string_view::npos) return n;
+    start = slash + 1;
+  }
+}
+
 std::string percentDecode(std::string_view s) {
   auto hex = [](char c) -> int {
     if (c >= '0' && c <= '9') return c - '0';
@@ -51,7 +65,7 @@ bool parsePattern(std::string_view pattern, std::vector<std::string>& segments) 
 }
 
 bool matchSegments(const std::vector<std::string>& pattern,
-                   const std::vector<std::string_view>& path, Params* params) {
+                   std::span<const std::string_view> path, Params* params) {
   if (pattern.size() != path.size()) return false;
   for (size_t i = 0; i < pattern.size(); ++i) {
     const std::string& p = pattern[i];

@@ -4,7 +4,9 @@
 /// route but not with this method gives 405 with the allowed methods; no match gives 404.
 /// HEAD is served by the GET route when there is no HEAD route.
 
+#include <array>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -43,11 +45,14 @@ class Router {
 
 /// Split "/a/b/" into {"a","b",""}; "/" gives {""}.
 std::vector<std::string_view> splitPath(std::string_view path);
+/// splitPath into `out` without allocating; returns the segment count, or out.size() + 1 if
+/// there are more segments than fit.
+size_t splitPathInto(std::string_view path, std::span<std::string_view> out);
 /// Percent-decode a path segment; invalid escapes are kept as they are.
 std::string percentDecode(std::string_view s);
 /// Match one route's segments; fills params on success.
 bool matchSegments(const std::vector<std::string>& pattern,
-                   const std::vector<std::string_view>& path, Params* params);
+                   std::span<const std::string_view> path, Params* params);
 /// Validate and split a pattern.
 bool parsePattern(std::string_view pattern, std::vector<std::string>& segments);
 
@@ -66,9 +71,19 @@ template <typename Target>
 typename Router<Target>::Match Router<Target>::match(std::string_view method,
                                                      std::string_view path) {
   Match m;
-  std::vector<std::string_view> segs = splitPath(path);
+  // The common case (a short path) is split on the stack: matching allocates nothing.
+  std::array<std::string_view, 32> inline_;
+  std::vector<std::string_view> many;
+  std::span<const std::string_view> segs;
+  size_t n = splitPathInto(path, inline_);
+  if (n <= inline_.size()) {
+    segs = std::span<const std::string_view>(inline_.data(), n);
+  } else {
+    many = splitPath(path);
+    segs = many;
+  }
   Route* getRoute = nullptr;
-  std::vector<std::string> allowed;
+  std::vector<std::string_view> allowed;
   for (auto& r : routes_) {
     if (!matchSegments(r->segments, segs, nullptr)) continue;
     if (r->method == method) {

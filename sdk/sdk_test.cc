@@ -1,4 +1,10 @@
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <thread>
+#include <vector>
+
+#include "sdk/access_log.h"
 
 #include "http/client.h"
 #include "sdk/config.h"
@@ -67,6 +73,80 @@ TEST(JsonTest, StrictNumbers) {
   EXPECT_EQ(statusOf(R"({"a": 1e400})"), 422);
   EXPECT_EQ(statusOf(R"({"a": 1e300})"), 200);
   EXPECT_EQ(statusOf(R"({"a": NaN})"), 400);
+}
+
+TEST(JsonTest, FlatFastPathMatchesTheFullParser) {
+  for (std::string_view in : {R"({"a": 1, "b": 2})", R"( {"a":-1,"b":-0} )", R"({})", R"({ })",
+                              R"({"a": 0.5, "b": 1e3, "c": -2.5E-3, "d": 18446744073709551615})",
+                              R"({"s": "x y", "t": true, "f": false, "n": null, "e": ""})",
+                              R"({"a": 1, "a": 2})", "{\"a\":\t1\r\n}", R"({"a": -9223372036854775808})"}) {
+    Json fast;
+    ASSERT_TRUE(parseFlatObject(in, fast)) << in;
+    Json full = Json::parse(in);
+    EXPECT_EQ(fast, full) << in;
+    EXPECT_EQ(fast.dump(), full.dump()) << in;
+    for (auto& [k, v] : full.items()) EXPECT_EQ(fast[k].type(), v.type()) << in << " " << k;
+  }
+  // Everything else is left to the full parser (and `out` is untouched).
+  for (std::string_view in : {R"({"a": {"b": 1}})", R"({"a": [1]})", R"({"a\"b": 1})", R"({"é": 1})",
+                              R"({"a": 1e400})", R"({"a": 99999999999999999999})", R"({"a": 01})",
+                              R"({"a": 1.})", R"({"a": 1,})", R"({"a" 1})", R"({"a": 1} x)", R"([1])",
+                              R"({"a": tru})", R"({"a": -})", "", R"({"a": "x\ny"})"}) {
+    Json out = 7;
+    EXPECT_FALSE(parseFlatObject(in, out)) << in;
+    EXPECT_EQ(out, 7) << in;
+  }
+}
+
+TEST(JsonTest, FlatObjectsReuseTheirNodes) {
+  Json out;
+  ASSERT_TRUE(parseFlatObject(R"({"a": 1, "b": 2})", out));
+  const Json* a = &out["a"];
+  ASSERT_TRUE(parseFlatObject(R"({"b": "x", "a": 2.5})", out));
+  EXPECT_EQ(&out["a"], a);  // same node, new value
+  EXPECT_EQ(out, Json::parse(R"({"a": 2.5, "b": "x"})"));
+  ASSERT_TRUE(parseFlatObject(R"({"a": 1, "a": 3})", out));  // same count as before, one key
+  EXPECT_EQ(out, Json::parse(R"({"a": 3})"));
+  ASSERT_TRUE(parseFlatObject(R"({"c": 1, "d": 2})", out));
+  EXPECT_EQ(out, Json::parse(R"({"c": 1, "d": 2})"));
+}
+
+TEST(AccessLogTest, LinesOfEachThreadStayInOrder) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  std::string got;
+  std::thread reader([&] {
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(fds[0], buf, sizeof buf)) > 0) got.append(buf, static_cast<size_t>(n));
+  });
+  {
+    AccessLog log(fds[1]);
+    std::vector<std::thread> writers;
+    for (int t = 0; t < 4; ++t) {
+      writers.emplace_back([&log, t] {
+        for (int i = 0; i < 2000; ++i) log.write("t" + std::to_string(t) + " " + std::to_string(i));
+      });
+    }
+    for (auto& w : writers) w.join();
+  }  // the destructor flushes
+  ::close(fds[1]);
+  reader.join();
+  ::close(fds[0]);
+  std::vector<int> next(4, 0);
+  size_t lines = 0;
+  for (size_t p = 0; p < got.size();) {
+    size_t nl = got.find('\n', p);
+    ASSERT_NE(nl, std::string::npos);
+    std::string line = got.substr(p, nl - p);
+    p = nl + 1;
+    int t = line[1] - '0';
+    ASSERT_TRUE(t >= 0 && t < 4) << line;
+    EXPECT_EQ(std::stoi(line.substr(3)), next[t]) << line;
+    ++next[t];
+    ++lines;
+  }
+  EXPECT_EQ(lines, 8000u);
 }
 
 TEST(ErrorsTest, JsonBodies) {

@@ -65,6 +65,18 @@ void appendInt(std::string& out, std::string_view key, uint64_t v) {
   out.append(buf, p);
 }
 
+void appendHexField(std::string& out, std::string_view key, const uint8_t* data, size_t n) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  out += ",\"";
+  out += key;
+  out += "\":\"";
+  for (size_t i = 0; i < n; ++i) {
+    out += kDigits[data[i] >> 4];
+    out += kDigits[data[i] & 15];
+  }
+  out += '"';
+}
+
 /// Milliseconds with three decimals, without printf.
 void appendMillis(std::string& out, std::string_view key, double secs) {
   char buf[48];
@@ -73,6 +85,27 @@ void appendMillis(std::string& out, std::string_view key, double secs) {
   out += key;
   out += "\":";
   out.append(buf, p);
+}
+
+/// The common fields of an access log line, in a per-thread buffer reused from request to
+/// request (logging allocates nothing); the caller appends more fields and the closing brace.
+std::string& accessLine(const http::Request& req, std::string_view route, int status,
+                        double secs, size_t bytesOut) {
+  thread_local std::string line;
+  line.clear();
+  char tbuf[32];
+  line += "{\"time\":\"";
+  line += isoTimeNow(tbuf);
+  line += "\",\"level\":\"info\",\"msg\":\"request\"";
+  appendField(line, "method", req.method);
+  appendField(line, "path", req.path().substr(0, 512));
+  appendField(line, "route", route);
+  appendInt(line, "status", static_cast<uint64_t>(status));
+  appendMillis(line, "duration_ms", secs);
+  appendInt(line, "bytes_in", req.body.size());
+  appendInt(line, "bytes_out", bytesOut);
+  appendField(line, "remote", req.remoteAddr);
+  return line;
 }
 
 }  // namespace
@@ -84,9 +117,29 @@ std::string_view Context::param(std::string_view name) const {
   return {};
 }
 
+namespace {
+// Per worker thread: the Json that flat request bodies are parsed into, reused from request to
+// request so that its nodes are too (no allocation in the steady state). Busy while a Context
+// holds it (a handler that handles another request inline gets a Json of its own).
+thread_local Json tScratchJson;
+thread_local bool tScratchBusy = false;
+}  // namespace
+
+Context::~Context() {
+  if (usesScratch_) tScratchBusy = false;
+}
+
 const Json& Context::json() {
-  if (!json_) json_ = parseJsonBody(request_);
-  return *json_;
+  if (parsed_) return *parsed_;
+  if (!tScratchBusy && jsonContentType(request_.headers.get("content-type")) &&
+      parseFlatObject(request_.body, tScratchJson)) {
+    tScratchBusy = usesScratch_ = true;
+    parsed_ = &tScratchJson;
+  } else {
+    json_ = parseJsonBody(request_);
+    parsed_ = &*json_;
+  }
+  return *parsed_;
 }
 
 struct Service::Impl {
@@ -241,21 +294,8 @@ http::Response Service::handle(http::Request& req) {
   }
 
   if (s.accessLog) {
-    char tbuf[32];
-    std::string line;
-    line.reserve(320);
-    line += "{\"time\":\"";
-    line += isoTimeNow(tbuf);
-    line += "\",\"level\":\"info\",\"msg\":\"request\"";
-    appendField(line, "method", req.method);
-    appendField(line, "path", req.path().substr(0, 512));
-    appendField(line, "route", routeLabel);
-    appendInt(line, "status", static_cast<uint64_t>(status));
-    appendMillis(line, "duration_ms", secs);
-    appendInt(line, "bytes_in", req.body.size());
-    appendInt(line, "bytes_out", resp.body.size());
-    appendField(line, "remote", req.remoteAddr);
-    appendField(line, "trace_id", trace.traceIdHex());
+    std::string& line = accessLine(req, routeLabel, status, secs, resp.body.size());
+    appendHexField(line, "trace_id", trace.traceId.data(), trace.traceId.size());
     line += '}';
     s.accessLog->write(line);
   }
@@ -289,6 +329,16 @@ Result<void> Service::start() {
   }
   http::ServerOptions opt = s.config.serverOptions();
   opt.errorResponse = [](int status, std::string_view detail) { return errorResponse(status, detail); };
+  if (s.accessLog) {
+    // Requests the HTTP layer answers itself (malformed, too large, timed out) are logged too.
+    AccessLog* log = s.accessLog.get();
+    opt.onRejected = [log](int status, std::string_view detail, const http::Request& req) {
+      std::string& line = accessLine(req, "rejected", status, 0, 0);
+      appendField(line, "error", detail.substr(0, 200));
+      line += '}';
+      log->write(line);
+    };
+  }
   s.server = std::make_unique<http::Server>(opt);
   s.server->setHandler([this](http::Request& r) { return handle(r); });
   auto r = s.server->start();

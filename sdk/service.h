@@ -37,10 +37,14 @@ class Context {
  public:
   Context(http::Request& req, const Params& params, const telemetry::TraceContext& trace)
       : request_(req), params_(params), trace_(trace) {}
+  ~Context();
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
   http::Request& request() { return request_; }
   /// A path parameter ("{id}"), percent-decoded; empty if absent.
   std::string_view param(std::string_view name) const;
-  /// The body as JSON (parsed once): throws 415/400/422 as sdk/json.h says.
+  /// The body as JSON (parsed once): throws 415/400/422 as sdk/json.h says. The reference is
+  /// valid until the handler returns (copy the Json to keep it longer).
   const Json& json();
   /// This request's span context; pass traceparent() on to outgoing calls.
   const telemetry::TraceContext& trace() const { return trace_; }
@@ -51,6 +55,8 @@ class Context {
   const Params& params_;
   const telemetry::TraceContext& trace_;
   std::optional<Json> json_;
+  const Json* parsed_ = nullptr;
+  bool usesScratch_ = false;  // parsed_ is this worker thread's reused Json
 };
 
 using Handler = std::function<http::Response(Context&)>;

@@ -13,23 +13,53 @@
 
 namespace berth::telemetry {
 
-Histogram::Histogram(std::vector<double> bounds)
-    : bounds_(std::move(bounds)), buckets_(new std::atomic<uint64_t>[bounds_.size() + 1]) {
+size_t detail::stripe() {
+  static std::atomic<size_t> next{0};
+  thread_local size_t mine = next.fetch_add(1, std::memory_order_relaxed) % kStripes;
+  return mine;
+}
+
+double Counter::value() const {
+  double total = 0;
+  for (const auto& s : s_) total += s.v.load(std::memory_order_relaxed);
+  return total;
+}
+
+Histogram::Histogram(std::vector<double> bounds) : bounds_(std::move(bounds)) {
   std::sort(bounds_.begin(), bounds_.end());
-  for (size_t i = 0; i <= bounds_.size(); ++i) buckets_[i].store(0);
+  linesPerStripe_ = (bounds_.size() + 2 + 7) / 8;
+  lines_.reset(new detail::CacheLine[linesPerStripe_ * detail::kStripes]);
+  for (size_t l = 0; l < linesPerStripe_ * detail::kStripes; ++l) {
+    for (auto& c : lines_[l].v) c.store(0, std::memory_order_relaxed);
+  }
 }
 
 void Histogram::observe(double v) {
   size_t i = static_cast<size_t>(std::lower_bound(bounds_.begin(), bounds_.end(), v) - bounds_.begin());
-  buckets_[i].fetch_add(1, std::memory_order_relaxed);
-  sum_.fetch_add(v, std::memory_order_relaxed);
-  count_.fetch_add(1, std::memory_order_relaxed);
+  size_t s = detail::stripe();
+  cell(s, i).fetch_add(1, std::memory_order_relaxed);
+  cell(s, bounds_.size() + 1).fetch_add(1, std::memory_order_relaxed);
+  sum_[s].v.fetch_add(v, std::memory_order_relaxed);
 }
 
 std::vector<uint64_t> Histogram::counts() const {
-  std::vector<uint64_t> out(bounds_.size() + 1);
-  for (size_t i = 0; i <= bounds_.size(); ++i) out[i] = buckets_[i].load(std::memory_order_relaxed);
+  std::vector<uint64_t> out(bounds_.size() + 1, 0);
+  for (size_t s = 0; s < detail::kStripes; ++s) {
+    for (size_t i = 0; i <= bounds_.size(); ++i) out[i] += cell(s, i).load(std::memory_order_relaxed);
+  }
   return out;
+}
+
+double Histogram::sum() const {
+  double total = 0;
+  for (const auto& s : sum_) total += s.v.load(std::memory_order_relaxed);
+  return total;
+}
+
+uint64_t Histogram::count() const {
+  uint64_t total = 0;
+  for (size_t s = 0; s < detail::kStripes; ++s) total += cell(s, bounds_.size() + 1).load(std::memory_order_relaxed);
+  return total;
 }
 
 std::vector<double> defaultLatencyBuckets() {

@@ -17,13 +17,28 @@
 
 namespace berth::telemetry {
 
+namespace detail {
+/// Counters and histograms are striped: each thread updates its own cache line (stripes are
+/// handed out round-robin at a thread's first update), and reads add the stripes up. Server
+/// workers therefore never write the same cache line for a shared metric; a scrape pays the
+/// sum instead.
+inline constexpr size_t kStripes = 8;
+size_t stripe();
+struct alignas(64) PaddedDouble {
+  std::atomic<double> v{0};
+};
+struct alignas(64) CacheLine {
+  std::atomic<uint64_t> v[8];
+};
+}  // namespace detail
+
 class Counter {
  public:
-  void inc(double v = 1) { value_.fetch_add(v, std::memory_order_relaxed); }
-  double value() const { return value_.load(std::memory_order_relaxed); }
+  void inc(double v = 1) { s_[detail::stripe()].v.fetch_add(v, std::memory_order_relaxed); }
+  double value() const;
 
  private:
-  std::atomic<double> value_{0};
+  detail::PaddedDouble s_[detail::kStripes];
 };
 
 class Gauge {
@@ -45,14 +60,17 @@ class Histogram {
   const std::vector<double>& bounds() const { return bounds_; }
   /// Per-bucket (non-cumulative) counts; size bounds()+1 (the last is +Inf).
   std::vector<uint64_t> counts() const;
-  double sum() const { return sum_.load(std::memory_order_relaxed); }
-  uint64_t count() const { return count_.load(std::memory_order_relaxed); }
+  double sum() const;
+  uint64_t count() const;
 
  private:
+  std::atomic<uint64_t>& cell(size_t stripe, size_t i) const {
+    return lines_[stripe * linesPerStripe_ + i / 8].v[i % 8];
+  }
   std::vector<double> bounds_;
-  std::unique_ptr<std::atomic<uint64_t>[]> buckets_;
-  std::atomic<double> sum_{0};
-  std::atomic<uint64_t> count_{0};
+  size_t linesPerStripe_ = 0;                    // per stripe: the buckets, then the count
+  std::unique_ptr<detail::CacheLine[]> lines_;
+  detail::PaddedDouble sum_[detail::kStripes];
 };
 
 /// Default latency buckets in seconds (0.1 ms to 10 s).

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <thread>
+#include <vector>
 
 #include "http/server.h"
 #include "telemetry/metrics.h"
@@ -39,6 +40,25 @@ TEST(MetricsTest, HistogramIsCumulative) {
   EXPECT_NE(text.find("lat_seconds_bucket{route=\"/x\",le=\"+Inf\"} 3\n"), std::string::npos);
   EXPECT_NE(text.find("lat_seconds_sum{route=\"/x\"} 5.55\n"), std::string::npos) << text;
   EXPECT_NE(text.find("lat_seconds_count{route=\"/x\"} 3\n"), std::string::npos);
+}
+
+TEST(MetricsTest, StripedUpdatesFromManyThreadsAddUp) {
+  Counter c;
+  Histogram h({0.5, 2});
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 12; ++t) {  // more threads than stripes: some share one
+    threads.emplace_back([&] {
+      for (int i = 0; i < 10000; ++i) {
+        c.inc();
+        h.observe(i % 2 ? 1.0 : 0.25);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(c.value(), 120000);
+  EXPECT_EQ(h.count(), 120000u);
+  EXPECT_EQ(h.counts(), (std::vector<uint64_t>{60000, 60000, 0}));
+  EXPECT_DOUBLE_EQ(h.sum(), 60000 * 1.0 + 60000 * 0.25);
 }
 
 TEST(MetricsTest, ProcessMetrics) {

@@ -10,7 +10,7 @@ OTLP_PORT=$(free_port)
 printf 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n' |
   timeout 20 busybox nc -l -p "$OTLP_PORT" >"$TMP/otlp.txt" 2>/dev/null &
 EXTRA_PIDS=$!
-start_calc "$CALC" MAX_BODY_BYTES=4k OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$OTLP_PORT"
+start_calc "$CALC" MAX_BODY_BYTES=4k HEADER_TIMEOUT_MS=1000 OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$OTLP_PORT"
 
 post() {  # post PATH BODY [extra curl args] -> "STATUS BODY"
   local path=$1 body=$2
@@ -99,6 +99,15 @@ for payload in \
     "$(head -1 <<<"$out" | tr -d '\r')|$(grep -c '^HTTP/1.1' <<<"$out")"
 done
 
+# HEAD is served by the GET route with the GET's Content-Length and no body.
+out=$(raw 'HEAD /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+check_contains "HEAD content-length" "Content-Length: 15" "$out"
+check "HEAD no body" "" "$(sed -n '/^\r$/,$p' <<<"$out" | tail -n +2)"
+
+# A request that does not arrive in time gets 408 before the close (HEADER_TIMEOUT is 1 s).
+out=$(raw 'POST /add HTTP/1.1\r\nHost: x\r\nContent-Len')
+check_contains "408 on a stalled head" "HTTP/1.1 408 Request Timeout" "$out"
+
 # traceparent: the access log carries the caller's trace id; the span reaches the collector.
 curl -s -o /dev/null -X POST -d '{"a":1,"b":1}' \
   -H 'traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' "$CALC_URL/add"
@@ -114,6 +123,9 @@ CALC_PID=
 log=$(cat "$TMP/calc.out")
 check_contains "access log json" '"msg":"request","method":"POST","path":"/add","route":"/add","status":200' "$log"
 check_contains "access log trace id" '"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"' "$log"
+check_contains "access log: parser rejects" '"method":"","path":"","route":"rejected","status":400' "$log"
+check_contains "access log: 413" '"method":"POST","path":"/add","route":"rejected","status":413' "$log"
+check_contains "access log: 408" '"route":"rejected","status":408' "$log"
 check_contains "drain log" '"msg":"draining","signal":"SIGTERM"' "$log"
 check_contains "stopped log" '"msg":"stopped"' "$log"
 otlp=$(cat "$TMP/otlp.txt" 2>/dev/null || true)
