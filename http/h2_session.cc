@@ -16,6 +16,7 @@ struct Session::Stream {
   bool rejected = false;         // answered 413/431 by us: the rest of the request is dropped
   bool resetAfterSend = false;   // response done before the request: RST_STREAM(NO_ERROR)
   bool outPending = false;
+  bool headRequest = false;      // client: the response has no body whatever content-length says
   Message in;
   std::optional<uint64_t> contentLength;
   uint64_t received = 0;
@@ -488,6 +489,9 @@ bool Session::endHeaderBlock() {
       streamError(id, H2Error::kProtocolError);
       return true;
     }
+    // RFC 9110 8.6: a response to HEAD, or a 304, states the length it would have had.
+    if (role_ == Role::kClient && (s->headRequest || fields[0].value == "304"))
+      s->contentLength = 0;
     s->recvHeadersDone = true;
     if (tooLarge || (s->contentLength && *s->contentLength > opt_.maxBodyBytes)) {
       if (role_ == Role::kClient) {
@@ -580,6 +584,8 @@ uint32_t Session::submitRequest(const Message& m) {
   s->id = id;
   s->sendWindow = peerInitialWindow_;
   s->recvWindow = opt_.initialWindowSize;
+  for (const auto& f : m.headers)
+    if (f.name == ":method") s->headRequest = f.value == "HEAD";
   bool noBody = m.body.empty() && m.trailers.empty();
   writeHeaders(id, m.headers, noBody);
   s->sendEnded = noBody;
