@@ -155,6 +155,25 @@ Reject Cluster::beginRequest() {
   return Reject::kNone;
 }
 
+bool Cluster::beginPending() {
+  std::lock_guard lk(mu_);
+  if (!guard_.tryAcquire(Resource::kPending)) {
+    ++stats_.overflow;
+    return false;
+  }
+  return true;
+}
+
+void Cluster::endPending() {
+  std::lock_guard lk(mu_);
+  guard_.release(Resource::kPending);
+}
+
+bool Cluster::connectionSlotFree() const {
+  std::lock_guard lk(mu_);
+  return guard_.inUse(Resource::kConnections) < guard_.limit(Resource::kConnections);
+}
+
 void Cluster::countResponse(int status) {
   std::lock_guard lk(mu_);
   ++stats_.responses[status];

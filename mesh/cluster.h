@@ -62,6 +62,12 @@ class Cluster {
 
   /// Admit a downstream request (max_requests). On kNone the caller must call endRequest.
   Reject beginRequest();
+  /// max_connections is reached: join the pending queue (max_pending_requests). False (an
+  /// overflow counted) when the queue is full; else the caller must call endPending().
+  bool beginPending();
+  void endPending();
+  /// A connection slot is free now (no overflow counted): a pending request may try again.
+  bool connectionSlotFree() const;
   /// Count a response the proxy sent for a request beginRequest() refused.
   void countResponse(int status);
   /// Finish a request with the status sent downstream and its timings.

@@ -295,6 +295,38 @@ asio::awaitable<http::Response> handle(Proxy::Impl* proxy, std::string listenerK
       break;
     }
     auto attempt = cluster->beginAttempt(lbctx, prev.get(), retries > 0);
+    if (!attempt && attempt.reject == Reject::kMaxConnections) {
+      // Every connection slot is busy: wait as a pending request (max_pending_requests), or
+      // answer 503 overflow-pending at once when the queue is full. Waiters poll for a free
+      // slot every 0.25-2 ms until the route deadline.
+      if (!cluster->beginPending()) {
+        attempt.reject = Reject::kMaxPending;
+      } else {
+        asio::steady_timer t(co_await asio::this_coro::executor);
+        auto step = std::chrono::microseconds(250);
+        bool timedOut = false;
+        for (;;) {
+          if (proxy->clock.now() >= deadline) {
+            timedOut = true;
+            break;
+          }
+          if (cluster->connectionSlotFree()) {
+            attempt = cluster->beginAttempt(lbctx, prev.get(), retries > 0);
+            if (attempt || attempt.reject != Reject::kMaxConnections) break;
+          }
+          t.expires_after(step);
+          co_await t.async_wait(kAwait);
+          step = std::min<std::chrono::microseconds>(step * 2, std::chrono::microseconds(2000));
+        }
+        cluster->endPending();
+        if (timedOut) {
+          lastResp.reset();
+          lastOutcome = Outcome::kTimeout;
+          lastError.reset();
+          break;
+        }
+      }
+    }
     if (!attempt) {
       if (retries == 0) rejectReason = rejectName(attempt.reject);
       // A retry that found no host/slot: answer with what the last try got.

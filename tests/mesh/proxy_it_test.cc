@@ -307,6 +307,50 @@ TEST_F(MeshIT, FailingBackendsAnswerWithReasons) {
   EXPECT_EQ(st["clusters"]["dead"]["ejections"].get<uint64_t>(), 1u);
 }
 
+// max_connections 2, max_pending_requests 2, a backend that takes 600 ms: of 6 concurrent
+// requests two are sent, two wait for a connection and are sent when one frees, and two find
+// the pending queue full and get 503 overflow-pending at once.
+TEST_F(MeshIT, MaxPendingRequestsIsEnforced) {
+  uint16_t slow = startBackend("slow", 600);
+  uint16_t port = startProxy(
+      "admin: 127.0.0.1:{A}\n"
+      "clusters:\n"
+      "  - {name: slow, endpoints: [" + ep(slow) + "],\n"
+      "     circuit_breakers: {max_connections: 2, max_pending_requests: 2}}\n"
+      "listeners:\n"
+      "  - address: 127.0.0.1:{L}\n"
+      "    routes: [{cluster: slow, timeout: 5s}]\n");
+  struct Out {
+    Reply r;
+    std::chrono::milliseconds took{0};
+  };
+  std::vector<Out> outs(6);
+  std::vector<std::thread> ts;
+  for (int i = 0; i < 6; ++i)
+    ts.emplace_back([&, i] {
+      auto t0 = Clock::now();
+      outs[i].r = call(port, "GET", "/p" + std::to_string(i), {}, {}, 8000ms);
+      outs[i].took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0);
+    });
+  for (auto& t : ts) t.join();
+  int ok = 0, overflow = 0;
+  for (auto& o : outs) {
+    if (o.r.status == 200) {
+      ++ok;
+    } else {
+      EXPECT_EQ(o.r.status, 503);
+      EXPECT_EQ(o.r.reason, "overflow-pending");
+      // At once: without waiting for a connection (one backend delay is 600 ms).
+      EXPECT_LT(o.took.count(), 600) << "an overflow must be answered at once";
+      ++overflow;
+    }
+  }
+  EXPECT_EQ(ok, 4);
+  EXPECT_EQ(overflow, 2);
+  // The two pending requests were sent once a connection freed: the backend saw four.
+  EXPECT_EQ(backendCount(slow), 4u);
+}
+
 TEST_F(MeshIT, SmugglingAndLimitsAreStoppedAtTheProxy) {
   uint16_t b = startBackend("ok");
   uint16_t port = startProxy(
