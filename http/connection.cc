@@ -153,29 +153,42 @@ asio::awaitable<bool> Connection::readSome() {
   co_return true;
 }
 
-asio::awaitable<bool> Connection::writeOut() {
+int Connection::writeNow() {
   boost::system::error_code ec;
   size_t n = socket_.write_some(asio::buffer(out_), ec);  // non-blocking
-  if (ec && ec != asio::error::would_block && ec != asio::error::try_again) co_return false;
-  if (ec) n = 0;
-  if (n == out_.size()) {
-    // Let the other connections of this worker run before this one reads again: the client
-    // cannot have sent its next request yet, and a read now would only fail with EAGAIN.
-    co_await asio::post(socket_.get_executor(), asio::use_awaitable);
-    co_return true;
+  if (ec == asio::error::would_block || ec == asio::error::try_again) return 0;
+  if (ec) {
+    clearOut();
+    return -1;
   }
-  setDeadline(server_.options.idleTimeout);
-  auto [ec2, m] =
-      co_await asio::async_write(socket_, asio::buffer(out_.data() + n, out_.size() - n), kAwait);
-  co_return !ec2;
+  if (n == out_.size()) {
+    clearOut();
+    return 1;
+  }
+  out_.erase(0, n);
+  return 0;
+}
+
+void Connection::clearOut() {
+  if (out_.capacity() > (1u << 20)) std::string().swap(out_);
+  else out_.clear();
 }
 
 asio::awaitable<bool> Connection::flush() {
   if (out_.empty()) co_return true;
-  bool ok = co_await writeOut();
-  if (out_.capacity() > (1u << 20)) std::string().swap(out_);
-  else out_.clear();
-  co_return ok;
+  int w = writeNow();
+  if (w < 0) co_return false;
+  if (w > 0) {
+    // Let the other connections of this worker run before this one reads again: the client
+    // cannot have sent its next request yet, and a read now would only fail with EAGAIN.
+    auto ex = socket_.get_executor();  // named: GCC 12 and temporaries in co_await
+    co_await asio::post(ex, asio::use_awaitable);
+    co_return true;
+  }
+  setDeadline(server_.options.idleTimeout);
+  auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(out_), kAwait);
+  clearOut();
+  co_return !ec;
 }
 
 void Connection::serialize(const Response& r) {
@@ -331,7 +344,6 @@ asio::awaitable<Result<void>> Connection::readAll(std::string& out) {
 }
 
 asio::awaitable<bool> Connection::readFullBody() {
-  startBody();
   if (bodyDone_) co_return true;
   if (!req_.chunked && in_.size() >= bodyLeft_) {  // the common case: all of it is here
     req_.body.assign(in_.view().substr(0, static_cast<size_t>(bodyLeft_)));
@@ -500,7 +512,18 @@ asio::awaitable<void> Connection::run(std::shared_ptr<Connection> self) {
         r = parseRequestHead(in_.view(), opt.limits, req_);
         if (!r.incomplete()) break;
       }
-      if (!co_await flush()) break;
+      // The hot path is written out here rather than through flush()/readSome(): every
+      // coroutine call is a frame, and frames held across the yield below outrun Asio's
+      // two-slot frame cache when many connections interleave (a malloc per request each).
+      if (!out_.empty()) {
+        int w = writeNow();
+        if (w < 0) break;
+        if (w == 0 && !co_await flush()) break;
+        if (w > 0) {  // see flush()
+          auto ex = socket_.get_executor();  // named: GCC 12 and temporaries in co_await
+          co_await asio::post(ex, asio::use_awaitable);
+        }
+      }
       if (worker_.draining && in_.empty()) break;
       idle_ = in_.empty();
       if (idle_) {
@@ -509,10 +532,13 @@ asio::awaitable<void> Connection::run(std::shared_ptr<Connection> self) {
         setDeadline(opt.headerTimeout);
         headerDeadline = true;
       }
-      if (!co_await readSome()) {
+      auto buf = in_.prepare(kInitialBuffer);
+      auto [ec, n] = co_await socket_.async_read_some(buf, kAwait);
+      if (ec || n == 0) {
         r = ParseResult{};
         break;
       }
+      in_.commit(n);
       idle_ = false;
     }
     if (r.incomplete()) break;  // closed, timed out, or draining
@@ -528,7 +554,13 @@ asio::awaitable<void> Connection::run(std::shared_ptr<Connection> self) {
     if (server_.streamHandler) {
       if (!co_await serveStream()) break;
     } else {
-      if (!co_await readFullBody()) break;
+      startBody();
+      if (!bodyDone_ && !req_.chunked && in_.size() >= bodyLeft_) {  // all of it is here
+        req_.body.assign(in_.view().substr(0, static_cast<size_t>(bodyLeft_)));
+        in_.consume(static_cast<size_t>(bodyLeft_));
+        bodyDone_ = true;
+      }
+      if (!bodyDone_ && !co_await readFullBody()) break;
       Response resp;
       busy_ = true;
       bool threw = false;

@@ -147,9 +147,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
  private:
 
   asio::awaitable<bool> readSome();
-  /// Write out_ at once if the socket takes it (the common case: no suspension, no posted
-  /// completion), else finish with an async write.
-  asio::awaitable<bool> writeOut();
+  /// Write out_ now (non-blocking): 1 all of it (out_ cleared), 0 part or none (the rest is
+  /// left in out_ for flush()), -1 error.
+  int writeNow();
+  void clearOut();
   asio::awaitable<Result<void>> flushResult();
   static asio::awaitable<Result<void>> failed(Error e);
   asio::awaitable<bool> flush();

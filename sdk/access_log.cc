@@ -13,7 +13,7 @@ namespace berth::sdk {
 
 namespace {
 constexpr size_t kBatch = 256 * 1024;  // ~70 flushes/s at 80k req/s of ~220-byte lines
-constexpr size_t kMaxPending = 8u << 20;
+constexpr size_t kMaxPending = 2u << 20;  // per thread: RSS stays bounded if the flusher lags
 std::atomic<uint64_t> gNextLogId{1};
 }  // namespace
 
@@ -59,7 +59,7 @@ void AccessLog::write(std::string_view line) {
   bool full;
   {
     std::lock_guard<std::mutex> lock(b.mu);
-    if (b.pending.size() >= kMaxPending) return;  // the fd is stuck: drop, never block
+    if (b.pending.size() + line.size() + 1 > kMaxPending) return;  // stuck: drop, never block
     b.pending.append(line);
     b.pending += '\n';
     full = b.pending.size() >= kBatch;
