@@ -2,10 +2,13 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <thread>
+
+#include <nlohmann/json.hpp>
 
 #include "common/fs.h"
 #include "common/log.h"
@@ -128,20 +131,23 @@ Result<void> Engine::spawnMonitor(const Record& r, const StartIo& io, UniqueFd& 
     exitRead->reset(ep[0]);
     exitW.reset(ep[1]);
   }
-  std::string self = "/proc/self/exe";
-  std::vector<std::string> args = {"berth", "__monitor", paths_.root, paths_.runroot, r.id,
-                                   io.attach ? "attach" : "detach"};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
+  // SQLite keeps per-process lock and shared-memory state that a forked child must not
+  // inherit: close our handle around the fork, reopen it after.
+  store_.reset();
   pid_t pid = ::fork();
+  if (pid != 0) {
+    auto reopened = RecordStore::open(paths_.root);
+    if (!reopened) return fail(std::move(reopened.error()));
+    store_ = std::move(*reopened);
+  }
   if (pid < 0) return failErrno("fork monitor");
   if (pid == 0) {
     ::setsid();
     pid_t p2 = ::fork();
     if (p2 != 0) ::_exit(p2 < 0 ? 1 : 0);
     // Monitor: 0 = container stdin (or /dev/null), 1/2 = our stdio when attached, 3 = sync
-    // pipe, 4 = exit-code pipe. Everything else is closed by O_CLOEXEC.
+    // pipe, 4 = exit-code channel. The monitor is this fork, not an exec of berth: it opens
+    // its own engine (an SQLite handle must not cross fork) and closes what else we hold.
     int devnull = ::open("/dev/null", O_RDWR);
     int in = io.interactive ? ::dup(0) : ::dup(devnull);
     int out = io.attach ? ::dup(1) : ::dup(devnull);
@@ -153,10 +159,8 @@ Result<void> Engine::spawnMonitor(const Record& r, const StartIo& io, UniqueFd& 
     ::dup2(err, 2);
     ::dup2(s, 3);
     ::dup2(e, 4);
-    for (int fd : {in, out, err, s, e, devnull})
-      if (fd > 4) ::close(fd);
-    ::execv(self.c_str(), argv.data());
-    ::_exit(127);
+    ::syscall(SYS_close_range, 5, ~0U, 0);
+    ::_exit(runMonitor(paths_.root, paths_.runroot, r.id, io.attach));
   }
   int st = 0;
   while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
@@ -208,8 +212,24 @@ int Engine::waitAttached(UniqueFd& exitPipe, const std::string& id) {
   return r ? r->exitCode : 125;
 }
 
+namespace {
+// While the init runs, health is the monitor's to write (<dir>/health.json, see
+// engine/monitor/berth_monitor.cc): fold it into the record we report.
+void overlayHealth(Record& r, const std::string& file) {
+  auto text = fs::readFile(file);
+  if (!text) return;
+  auto j = nlohmann::json::parse(*text, nullptr, false);
+  if (!j.is_object()) return;
+  r.health = j.value("Status", r.health);
+  r.healthFailures = j.value("FailingStreak", 0);
+  if (auto l = j.find("Log"); l != j.end() && l->is_array()) r.healthLog = l->dump();
+}
+}  // namespace
+
 Record Engine::reconcile(Record r) {
   auto lc = r.lifecycle();
+  if (lc.isActive() && r.config.health && r.state != State::kRestarting)
+    overlayHealth(r, paths_.containerDir(r.id) + "/health.json");
   if (lc.isActive()) {
     if (pidAlive(r.monitorPid, r.monitorStart)) return r;
     if (r.pid > 0 && pidAlive(r.pid, r.pidStart)) return r;  // orphaned but running

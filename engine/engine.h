@@ -159,10 +159,17 @@ class Engine {
   std::unique_ptr<runtime::Runtime> runtime_;
 };
 
-/// The hidden `berth __monitor ROOT RUNROOT ID ATTACH` entry point. Never returns normally
-/// to the CLI: its return value is the monitor's exit status.
+/// The monitor's start (run in a double-forked, setsid child of `start`; monitor.cc): claims
+/// the record, sets up, starts the init, answers on fd 3, then execs `berth-monitor`. Returns
+/// (the process's exit status) only when the start failed.
 int runMonitor(const std::string& root, const std::string& runroot, const std::string& id,
                bool attach);
+/// The hidden `berth __monitor-exit ROOT RUNROOT ID ATTACH CODE BACKOFF STARTED UNHEALTHY`,
+/// exec'd by berth-monitor in the same process when the init exited: records the exit,
+/// restarts (and execs berth-monitor again) or tears down; its return value is the exit status.
+int runMonitorExit(const std::string& root, const std::string& runroot, const std::string& id,
+                   bool attach, int exitCode, int64_t backoffMs, int64_t startedMs,
+                   bool unhealthyKill);
 
 /// "Up 3 minutes", "Exited (0) 2 seconds ago" for ps.
 std::string statusText(const Record& r, int64_t nowNs);

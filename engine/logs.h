@@ -1,6 +1,6 @@
 #pragma once
-/// Container logs as JSON lines (Docker's json-file format: {"log":"...\n","stream":"stdout",
-/// "time":"RFC3339Nano"}), rotated at max-size into <log>.1 .. <log>.<max-file - 1>.
+/// Reading container logs: JSON lines (Docker's json-file format) written by LogWriter
+/// (log_writer.h), rotated at max-size into <log>.1 .. <log>.<max-file - 1>.
 
 #include <cstdint>
 #include <string>
@@ -9,28 +9,9 @@
 
 #include "common/error.h"
 #include "common/unique_fd.h"
+#include "engine/log_writer.h"
 
 namespace berth::engine {
-
-class LogWriter {
- public:
-  LogWriter(std::string path, int64_t maxSize, int maxFile);
-  Result<void> open();
-  /// Append a chunk of `stream` output; complete lines are written at once, a trailing partial
-  /// line waits for its newline (or for flush()).
-  void write(int streamIndex, std::string_view data);  ///< 0 = stdout, 1 = stderr
-  void flush();
-
- private:
-  void writeLine(int streamIndex, std::string_view line);
-  void rotate();
-  std::string path_;
-  int64_t maxSize_;
-  int maxFile_;
-  int64_t size_ = 0;
-  UniqueFd fd_;
-  std::string partial_[2];
-};
 
 struct LogLine {
   int64_t timeNs = 0;

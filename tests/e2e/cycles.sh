@@ -33,7 +33,7 @@ expect_eq "$after" "$before" "resources after $N cycles"
 
 # kill -9 of the monitor: the container keeps running and ps says so; rm -f cleans up.
 IDS+=("$(b run -d --name orphan busybox sleep 600)")
-mon=$(pgrep -f "__monitor $ROOT $RUN" | head -1)
+mon=$(pgrep -f "berth-monitor root=$ROOT runroot=$RUN " | head -1)
 [[ -n "$mon" ]] || fail "no monitor process"
 kill -9 "$mon"
 sleep 0.2
@@ -44,7 +44,7 @@ expect_eq "$(count)" "$before" "resources after monitor kill + rm"
 # kill -9 of the monitor and the container: ps says exited, rm cleans up.
 IDS+=("$(b run -d --name gone busybox sleep 600)")
 pid=$(b inspect gone | sed -n 's/.*"Pid": \([0-9]*\).*/\1/p')
-mon=$(pgrep -f "__monitor $ROOT $RUN" | head -1)
+mon=$(pgrep -f "berth-monitor root=$ROOT runroot=$RUN " | head -1)
 kill -9 "$mon" "$pid"
 sleep 0.3
 b ps -a | grep gone | grep -q Exited || fail "ps after kill -9 of monitor and init"
