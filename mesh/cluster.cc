@@ -71,6 +71,7 @@ Result<void> Cluster::addHostLocked(const HostPort& hp, const std::string& origi
   if (findLocked(id)) return fail(ErrorCode::kAlreadyExists, "endpoint " + id + " already in cluster " + name_);
   auto h = std::make_shared<Host>();
   h->address = hp;
+  h->weight = std::max<uint32_t>(1, hp.weight);
   h->id = id;
   h->origin = origin;
   if (cfg_.healthCheck.enabled) h->flags |= kHostPendingFirstCheck;
@@ -328,8 +329,10 @@ void Cluster::updateConfig(const ClusterConfig& cfg) {
   std::erase_if(hosts_, [&](const HostPtr& h) {
     return h->origin == "static" && std::find(want.begin(), want.end(), h->id) == want.end();
   });
-  for (auto& a : cfg_.endpoints)
-    if (!findLocked(a.str())) (void)addHostLocked(a, "static");
+  for (auto& a : cfg_.endpoints) {
+    if (Host* h = findLocked(a.str()).get()) h->weight = std::max<uint32_t>(1, a.weight);
+    else (void)addHostLocked(a, "static");
+  }
   lb_->rebuild(hosts_);
   rebuildAvailableLocked();
 }

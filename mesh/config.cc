@@ -279,6 +279,15 @@ Result<void> readCluster(const Reader& r, ClusterConfig& c) {
   if (c.name.empty()) return fail(r.err("'name' is required"));
   BERTH_ASSIGN(auto eps, r.list("endpoints"));
   for (auto& e : eps) {
+    // "ip:port", or {address: ip:port, weight: N}
+    if (e.has("address")) {
+      BERTH_TRY(e.onlyKeys({"address", "weight"}));
+      BERTH_ASSIGN(HostPort hp, readHostPort(e.child("address")));
+      BERTH_TRY(e.u32("weight", hp.weight, 1000));
+      if (hp.weight == 0) return fail(e.child("weight").err("must be 1-1000"));
+      c.endpoints.push_back(hp);
+      continue;
+    }
     BERTH_ASSIGN(HostPort hp, readHostPort(e));
     c.endpoints.push_back(hp);
   }

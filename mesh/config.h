@@ -32,6 +32,7 @@ using Duration = std::chrono::nanoseconds;
 struct HostPort {
   std::string host;
   uint16_t port = 0;
+  uint32_t weight = 1;      ///< cluster endpoints only: load-balancing weight (1-1000)
   std::string str() const;  ///< "host:port" ("[::1]:80" for IPv6)
   bool operator==(const HostPort&) const = default;
 };

@@ -138,6 +138,9 @@ INSTANTIATE_TEST_SUITE_P(
         Bad{"clusters: [{name: a}]\nlisteners: [{address: 127.0.0.1:2}]", "needs at least one route"},
         Bad{"clusters: [{name: a, health_check: {healthy_threshold: 0}}]\n" L, "thresholds must be >= 1"},
         Bad{"clusters: [{name: a, failure_breaker: {failure_rate_threshold: 0}}]\n" L, "failure_rate_threshold: want a number in [1, 100]"},
+        Bad{"clusters: [{name: a, protocol: h3}]\n" L, "clusters[0].protocol: unknown protocol 'h3'"},
+        Bad{"clusters: [{name: a, endpoints: [{address: 127.0.0.1:1, weight: 0}]}]\n" L, "weight: must be 1-1000"},
+        Bad{"clusters: [{name: a, endpoints: [{address: 127.0.0.1:1, wait: 2}]}]\n" L, "unknown key 'wait'"},
         Bad{"clusters: [{name: a\n", "YAML line"}));
 #undef L
 
@@ -168,5 +171,21 @@ TEST(MeshConfig, LoadFileNamesThePath) {
   EXPECT_NE(c.error().message().find("/nonexistent/mesh.yaml"), std::string::npos);
 }
 
+}  // namespace
+}  // namespace berth::mesh
+
+namespace berth::mesh {
+namespace {
+TEST(MeshConfig, WeightsAndProtocol) {
+  auto c = parseConfig(
+      "clusters: [{name: a, protocol: h2c, endpoints: [127.0.0.1:1, {address: 127.0.0.1:2, weight: 3}]}]\n"
+      "listeners: [{address: 127.0.0.1:2, routes: [{cluster: a}]}]\n");
+  ASSERT_TRUE(c) << c.error().message();
+  ASSERT_EQ(c->clusters[0].endpoints.size(), 2u);
+  EXPECT_EQ(c->clusters[0].endpoints[0].weight, 1u);
+  EXPECT_EQ(c->clusters[0].endpoints[1].weight, 3u);
+  EXPECT_EQ(c->clusters[0].endpoints[1].port, 2);
+  EXPECT_TRUE(c->clusters[0].h2c);
+}
 }  // namespace
 }  // namespace berth::mesh

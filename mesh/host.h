@@ -35,6 +35,8 @@ struct Host {
   std::string origin;  ///< "static", "dns" or "admin"
   uint32_t flags = 0;
 
+  uint32_t weight = 1;       ///< from the endpoint's config (admin-added hosts: 1)
+  double wrrCurrent = 0;     ///< smooth weighted round robin state
   uint32_t activeRequests = 0;
   uint32_t connections = 0;
 

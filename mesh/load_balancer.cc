@@ -21,11 +21,35 @@ uint64_t ringHash(std::string_view s) {
 
 namespace {
 
+bool uneven(const std::vector<Host*>& avail) {
+  for (Host* h : avail)
+    if (h->weight != avail[0]->weight) return true;
+  return false;
+}
+
+// Smooth weighted round robin (nginx's): every pick adds each host's effective weight to its
+// current value, takes the largest and subtracts the total from it. Exact proportions, spread
+// out (3:1 gives a a b a, not a a a b). `byLoad` divides each weight by (active requests + 1),
+// the least-request flavour of Envoy's weighted scheduling.
+Host* smoothWeighted(const std::vector<Host*>& avail, bool byLoad) {
+  double total = 0;
+  Host* best = nullptr;
+  for (Host* h : avail) {
+    double w = byLoad ? double(h->weight) / double(h->activeRequests + 1) : double(h->weight);
+    h->wrrCurrent += w;
+    total += w;
+    if (!best || h->wrrCurrent > best->wrrCurrent) best = h;
+  }
+  best->wrrCurrent -= total;
+  return best;
+}
+
 class RoundRobin final : public LoadBalancer {
  public:
   Host* pick(const std::vector<Host*>& avail, const std::vector<HostPtr>&,
              const LbContext&) override {
     if (avail.empty()) return nullptr;
+    if (uneven(avail)) return smoothWeighted(avail, false);
     return avail[next_++ % avail.size()];
   }
 
@@ -48,6 +72,7 @@ class LeastRequest final : public LoadBalancer {
              const LbContext&) override {
     if (avail.empty()) return nullptr;
     if (avail.size() == 1) return avail[0];
+    if (uneven(avail)) return smoothWeighted(avail, true);
     auto [a, b] = twoChoices(rng_, avail.size());
     return avail[b]->activeRequests < avail[a]->activeRequests ? avail[b] : avail[a];
   }

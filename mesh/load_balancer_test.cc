@@ -143,5 +143,45 @@ TEST(LoadBalancer, RingHashFunctionIsStable) {
   EXPECT_NE(ringHash("abc"), ringHash("abd"));
 }
 
+TEST(LoadBalancer, RoundRobinHonoursWeightsSmoothly) {
+  ManualClock clock;
+  Rng rng(1);
+  Pool p(3);
+  p.all[0]->weight = 3;
+  p.all[1]->weight = 1;
+  p.all[2]->weight = 2;
+  auto lb = makeLoadBalancer(cfgFor(LbPolicy::kRoundRobin), clock, rng);
+  std::map<Host*, int> n;
+  std::string seq;
+  for (int i = 0; i < 600; ++i) {
+    Host* h = lb->pick(p.avail, p.all, {});
+    ++n[h];
+    if (i < 6) seq += char('a' + (h == p.all[0].get() ? 0 : h == p.all[1].get() ? 1 : 2));
+  }
+  EXPECT_EQ(n[p.all[0].get()], 300);
+  EXPECT_EQ(n[p.all[1].get()], 100);
+  EXPECT_EQ(n[p.all[2].get()], 200);
+  EXPECT_EQ(seq, "acabca");  // spread out, not aaabcc
+}
+
+TEST(LoadBalancer, LeastRequestHonoursWeightsAndLoad) {
+  ManualClock clock;
+  Rng rng(1);
+  Pool p(2);
+  p.all[0]->weight = 4;
+  p.all[1]->weight = 1;
+  auto lb = makeLoadBalancer(cfgFor(LbPolicy::kLeastRequest), clock, rng);
+  std::map<Host*, int> n;
+  for (int i = 0; i < 500; ++i) ++n[lb->pick(p.avail, p.all, {})];
+  EXPECT_EQ(n[p.all[0].get()], 400);  // idle hosts: exactly by weight
+  EXPECT_EQ(n[p.all[1].get()], 100);
+  // The heavy host busy with 9 requests weighs 4/10 against 1/1: the light one gets most.
+  p.all[0]->activeRequests = 9;
+  n.clear();
+  for (int i = 0; i < 140; ++i) ++n[lb->pick(p.avail, p.all, {})];
+  EXPECT_EQ(n[p.all[1].get()], 100);
+  EXPECT_EQ(n[p.all[0].get()], 40);
+}
+
 }  // namespace
 }  // namespace berth::mesh
