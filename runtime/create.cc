@@ -18,6 +18,7 @@
 #include "common/unique_fd.h"
 #include "runtime/hooks.h"
 #include "runtime/init.h"
+#include "runtime/lsm.h"
 #include "runtime/runtime_internal.h"
 #include "runtime/state_store.h"
 #include "runtime/sync.h"
@@ -123,19 +124,7 @@ Result<void> Runtime::create(const CreateOptions& o) {
   if (newUserNs && (lx.uidMappings.empty() || lx.gidMappings.empty()))
     return fail(ErrorCode::kInvalidArgument,
                 "config.json: linux.uidMappings/gidMappings: required with a new user namespace");
-  // Profiles and labels are never applied (yet): a config asking for one is rejected rather
-  // than run without the confinement it asked for; `features` reports both as disabled.
-  if (!spec.process->apparmorProfile.empty())
-    return fail(ErrorCode::kUnsupported,
-                fs::exists("/sys/kernel/security/apparmor")
-                    ? "process.apparmorProfile: applying AppArmor profiles is not supported by berth-runtime"
-                    : "process.apparmorProfile: AppArmor is not enabled on this host");
-  if (!spec.process->selinuxLabel.empty() || !lx.mountLabel.empty())
-    return fail(ErrorCode::kUnsupported,
-                std::string(spec.process->selinuxLabel.empty() ? "linux.mountLabel" : "process.selinuxLabel") +
-                    (fs::exists("/sys/fs/selinux/enforce")
-                         ? ": applying SELinux labels is not supported by berth-runtime"
-                         : ": SELinux is not enabled on this host"));
+  BERTH_TRY(lsm::check(spec));  // applied by the init, or rejected here (runtime/lsm.h)
   if (spec.process->terminal && o.consoleSocket.empty())
     return fail(ErrorCode::kInvalidArgument, "process.terminal is true: --console-socket is required");
   BERTH_ASSIGN(MountPlan plan, planMounts(spec, rootfs, userNs != nullptr));

@@ -16,6 +16,7 @@
 #include "common/strings.h"
 #include "common/unique_fd.h"
 #include "runtime/hooks.h"
+#include "runtime/lsm.h"
 #include "runtime/rootfs.h"
 #include "runtime/sync.h"
 
@@ -105,6 +106,9 @@ Error finishAndExec(const oci::Process& proc, const std::vector<std::string>& en
   // container can never reach a writable runtime binary through /proc/<pid>/exe.
   auto stub = sealedStub();
   if (!stub) return fail1(stub.error());
+  // AppArmor and SELinux take effect at the exec below; they must be set before
+  // no_new_privs, which limits profile transitions.
+  if (auto r = lsm::setExecAttributes(proc); !r) return fail1(r.error());
   if (proc.noNewPrivileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
     return Error::fromErrno("prctl no_new_privs");
   int notifyFd = -1;

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "common/fs.h"
+#include "runtime/lsm.h"
 
 namespace berth::runtime {
 namespace {
@@ -145,6 +146,12 @@ Result<MountPlan> planMounts(const oci::Spec& spec, const std::string& rootfs, b
         step.source = "/sys";
         step.options.flags |= MS_BIND | MS_REC | MS_RDONLY;
       }
+    }
+    // SELinux: the filesystems the runtime creates carry the container's mount label.
+    if (step.kind == MountStep::Kind::kMount && spec.linux && !spec.linux->mountLabel.empty() &&
+        (m.type == "tmpfs" || m.type == "devpts" || m.type == "mqueue")) {
+      if (!step.options.data.empty()) step.options.data += ",";
+      step.options.data += lsm::mountLabelOption(spec.linux->mountLabel);
     }
     if (dest == "/dev" && step.kind == MountStep::Kind::kMount) devMounted = true;
     if (dest == "/dev/pts" && m.type == "devpts") devptsMounted = true;

@@ -2,6 +2,8 @@
 // pids, update, spec; plus the OCI state/features JSON.
 #include "runtime/runtime.h"
 
+#include "runtime/lsm.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -296,9 +298,9 @@ std::string featuresJson() {
                    {"archs", seccompArchNames()},
                    {"knownFlags", seccompFlagNames()},
                    {"supportedFlags", seccompFlagNames()}};
-  // Neither is applied: configs asking for a profile or label are rejected (see create.cc).
-  lx["apparmor"] = {{"enabled", false}};
-  lx["selinux"] = {{"enabled", false}};
+  // Applied where the host has them, rejected where it does not (runtime/lsm.h).
+  lx["apparmor"] = {{"enabled", lsm::apparmorEnabled()}};
+  lx["selinux"] = {{"enabled", lsm::selinuxEnabled()}};
   lx["intelRdt"] = {{"enabled", false}};
   lx["mountExtensions"] = {{"idmap", {{"enabled", false}}}};
   j["linux"] = lx;

@@ -3,6 +3,7 @@
 
 #include <fstream>
 
+#include "runtime/lsm.h"
 #include "runtime_fixture.h"
 
 namespace berth::runtime::testing {
@@ -174,9 +175,14 @@ TEST_F(SecurityTest, CliMatchesRunc) {
   EXPECT_NE(out.find("not supported"), std::string::npos) << out;
   out = sh(base + "features");
   EXPECT_NE(out.find("\"ociVersionMax\""), std::string::npos);
-  // Profiles and labels are not applied, so both say disabled; device rules on cgroup2: eBPF.
-  EXPECT_NE(out.find("\"apparmor\": {\n      \"enabled\": false"), std::string::npos) << out;
-  EXPECT_NE(out.find("\"selinux\": {\n      \"enabled\": false"), std::string::npos) << out;
+  // Profiles and labels: enabled exactly where the host has the LSM; device rules on
+  // cgroup2: eBPF.
+  auto said = [&](const char* lsm, bool on) {
+    return out.find("\"" + std::string(lsm) + "\": {\n      \"enabled\": " + (on ? "true" : "false")) !=
+           std::string::npos;
+  };
+  EXPECT_TRUE(said("apparmor", lsm::apparmorEnabled())) << out;
+  EXPECT_TRUE(said("selinux", lsm::selinuxEnabled())) << out;
   EXPECT_NE(out.find("\"io.github.berth.runtime.cgroups.devices\": \"v1,ebpf\""), std::string::npos);
   // terminal: true without --console-socket: run holds the pty itself.
   spec_.process->terminal = true;
