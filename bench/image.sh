@@ -1,15 +1,23 @@
 #!/usr/bin/env bash
 # Image benchmarks, berth side by side with its peers in one run:
-#   1. pull of a multi-layer image (the Debian+Flask rootfs split in 3 layers, ~220 MB
-#      uncompressed) from a local docker-registry: berth pull vs skopeo copy (to an oci: dir)
-#      vs podman pull (vfs storage, own temp root)
+#   1. pull of a multi-layer image (the Debian+Flask rootfs split in 3 gzip layers, ~220 MB
+#      unpacked, ~86 MB compressed) from a local docker-registry, ROUNDS rounds, alternating
+#      tools, median reported, each into a fresh store:
+#        berth pull                        download + verify + unpack to snapshots (ready to run)
+#        skopeo copy -> containers-storage: the same work: download + verify + unpack into
+#                                          local storage (overlay driver, own temp root)
+#        podman pull                       same library as the line above (overlay, temp root)
+#        skopeo copy -> oci: dir           download + verify only, no unpack (a lower bound)
 #   2. unpack of the same rootfs: berth import (unpack + blob in one pass) vs umoci raw unpack
-#   3. `berth images` with 200 images (hyperfine)
+#   3. `berth images` with 200 images: perf stat (task-clock, page faults, wall) and hyperfine,
+#      next to `berth --help` (process start) and `podman images` listing 200 names
 # Usage: bench/image.sh [BERTH]   (needs BERTH_BENCH=1 scripts/install-deps.sh; root)
+#   ROUNDS=3 (pull rounds)   FIX=build/fixtures   SKIP_PODMAN_LIST=1 (skip the podman listing)
 set -euo pipefail
 SRC="$(cd "$(dirname "$0")/.." && pwd)"
 BERTH="${1:-$SRC/build/bin/berth}"
 FIX="${FIX:-$SRC/build/fixtures}"
+ROUNDS="${ROUNDS:-3}"
 bash "$SRC/tests/fixtures/make-debian-flask.sh" "$FIX"
 T="$(mktemp -d /tmp/berth-bench-image-XXXXXX)"
 REG_PID=""
@@ -23,6 +31,8 @@ trap cleanup EXIT
 now() { date +%s.%N; }
 secs() { echo "$2 - $1" | bc; }
 ratio() { echo "scale=2; $1 / $2" | bc; }
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # A 3-layer OCI layout from the rootfs: usr/lib, the rest of usr, everything else.
 mkdir -p "$T/rootfs" "$T/oci/blobs/sha256"
@@ -42,6 +52,7 @@ man="{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+
 printf '%s' "$man" >"$T/m"; md=$(sha256sum "$T/m" | cut -d' ' -f1); mv "$T/m" "$T/oci/blobs/sha256/$md"
 printf '{"imageLayoutVersion":"1.0.0"}' >"$T/oci/oci-layout"
 printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%d,"annotations":{"org.opencontainers.image.ref.name":"flask"}}]}' "$md" "${#man}" >"$T/oci/index.json"
+csize=$(du -cb "$T"/oci/blobs/sha256/* | tail -1 | cut -f1)
 
 port=$((40000 + RANDOM % 20000))
 cat >"$T/reg.yml" <<YML
@@ -60,11 +71,27 @@ cat >"$T/containers.conf" <<CONF
 default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
 CONF
 export CONTAINERS_CONF="$T/containers.conf"
-sync
-t0=$(now); "$BERTH" --root "$T/b1" pull -q --tls-verify=false "$R" >/dev/null; t1=$(now)
-s0=$(now); skopeo copy -q --src-tls-verify=false "docker://$R" "oci:$T/sk:flask"; s1=$(now)
-p0=$(now); podman --root "$T/p" --runroot "$T/pr" --storage-driver vfs pull -q --tls-verify=false "$R" >/dev/null; p1=$(now)
-bp=$(secs "$t0" "$t1"); sp=$(secs "$s0" "$s1"); pp=$(secs "$p0" "$p1")
+cs() { echo "containers-storage:[overlay@$T/$1/root+$T/$1/run]bench/flask:1"; }
+wipe() { { grep -o " $T/$1[^ ]*" /proc/self/mounts || true; } | sort -r | while read -r m; do umount -l "$m"; done; rm -rf "${T:?}/$1"; }
+: >"$T/berth" >"$T/skcs" >"$T/podman" >"$T/skoci"
+for r in $(seq 1 "$ROUNDS"); do
+  wipe b1; sync
+  t0=$(now); "$BERTH" --root "$T/b1" pull -q --tls-verify=false "$R" >/dev/null; t1=$(now)
+  secs "$t0" "$t1" >>"$T/berth"
+  wipe skcs; sync
+  t0=$(now); skopeo copy -q --src-tls-verify=false "docker://$R" "$(cs skcs)"; t1=$(now)
+  secs "$t0" "$t1" >>"$T/skcs"
+  wipe p; sync
+  t0=$(now); podman --root "$T/p/root" --runroot "$T/p/run" --storage-driver overlay pull -q --tls-verify=false "$R" >/dev/null; t1=$(now)
+  secs "$t0" "$t1" >>"$T/podman"
+  wipe sk; sync
+  t0=$(now); skopeo copy -q --src-tls-verify=false "docker://$R" "oci:$T/sk:flask"; t1=$(now)
+  secs "$t0" "$t1" >>"$T/skoci"
+done
+bp=$(median <"$T/berth"); cp_=$(median <"$T/skcs"); pp=$(median <"$T/podman"); op=$(median <"$T/skoci")
+# what berth left is ready to run: every snapshot is there
+nsnap=$(ls "$T/b1/images/snapshots" | wc -l)
+echo "load average after pulls: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # Unpack: the same rootfs as one plain tar.
 tar -C "$T/rootfs" --numeric-owner -cf "$T/flat.tar" .
@@ -72,22 +99,43 @@ u0=$(now); "$BERTH" --root "$T/b2" import "$T/flat.tar" flat:1 >/dev/null; u1=$(
 mkdir -p "$T/um"; m0=$(now); umoci raw unpack --image "$T/oci:flask" "$T/um/rootfs" 2>/dev/null; m1=$(now)
 bu=$(secs "$u0" "$u1"); mu=$(secs "$m0" "$m1")
 
-# berth images with 200 images.
+# berth images with 200 images (one tiny layer each).
 mkdir -p "$T/tiny"
 for i in $(seq 1 200); do
   echo "$i" >"$T/tiny/f"; tar -C "$T/tiny" -cf "$T/tiny.tar" f
   "$BERTH" --root "$T/b3" import "$T/tiny.tar" "img$i:v1" >/dev/null
 done
+[[ "$("$BERTH" --root "$T/b3" images -q | wc -l)" == 200 ]] || { echo "expected 200 images" >&2; exit 1; }
+pstat() {  # pstat CMD...: "<wall ms> <task-clock ms> <page faults>" over 30 runs
+  perf stat -x, -r 30 -e task-clock,page-faults "$@" 2>&1 >/dev/null | awk -F, '
+    /task-clock/ {tc=$1} /page-faults/ {pf=$1} END {printf "%.2f %.0f", tc, pf}'
+}
 hyperfine -N --warmup 3 --runs 30 --export-json "$T/h.json" "$BERTH --help" "$BERTH --root $T/b3 images" >/dev/null
 base=$(jq '.results[0].mean * 1000' "$T/h.json")
 li=$(jq '.results[1].mean * 1000' "$T/h.json")
+read -r tc_i pf_i <<<"$(pstat "$BERTH" --root "$T/b3" images)"
+read -r tc_h pf_h <<<"$(pstat "$BERTH" --help)"
+pl="" tc_p="" pf_p=""
+if [[ -z "${SKIP_PODMAN_LIST:-}" ]]; then
+  P=(podman --root "$T/pl/root" --runroot "$T/pl/run" --storage-driver overlay)
+  "${P[@]}" import -q "$T/tiny.tar" localhost/img0:v1 >/dev/null
+  names=(); for i in $(seq 1 199); do names+=("localhost/img$i:v1"); done
+  "${P[@]}" tag localhost/img0:v1 "${names[@]}"
+  hyperfine -N --warmup 2 --runs 10 --export-json "$T/hp.json" "${P[*]} images" >/dev/null
+  pl=$(jq '.results[0].mean * 1000' "$T/hp.json")
+fi
 
-printf '\n%-44s %10s %10s\n' "work" "seconds" "berth/peer"
-printf '%-44s %10.2f\n' "pull 3-layer flask image: berth" "$bp"
-printf '%-44s %10.2f %10s\n' "pull: skopeo copy -> oci dir" "$sp" "$(ratio "$bp" "$sp")"
-printf '%-44s %10.2f %10s\n' "pull: podman pull (vfs)" "$pp" "$(ratio "$bp" "$pp")"
-printf '%-44s %10.2f\n' "unpack rootfs: berth import" "$bu"
-printf '%-44s %10.2f %10s\n' "unpack rootfs: umoci raw unpack (3 layers)" "$mu" "$(ratio "$bu" "$mu")"
-printf '%-44s %10.2f ms\n' "berth images, 200 images (mean)" "$li"
-printf '%-44s %10.2f ms\n' "berth --help (process start, baseline)" "$base"
-printf '%-44s %10.2f ms\n' "images minus baseline (the store's part)" "$(echo "$li - $base" | bc)"
+printf '\n%-52s %10s %10s\n' "work (load avg $(cut -d' ' -f1 /proc/loadavg) at end)" "seconds" "berth/peer"
+printf '%-52s %10.2f\n' "pull 3-layer flask ($((csize / 1000000)) MB gz): berth, $nsnap snapshots" "$bp"
+printf '%-52s %10.2f %10s\n' "pull: skopeo copy -> containers-storage (overlay)" "$cp_" "$(ratio "$bp" "$cp_")"
+printf '%-52s %10.2f %10s\n' "pull: podman pull (overlay)" "$pp" "$(ratio "$bp" "$pp")"
+printf '%-52s %10.2f %10s\n' "pull: skopeo copy -> oci: dir (no unpack)" "$op" "$(ratio "$bp" "$op")"
+printf '%-52s %10s\n' "  (berth rounds: $(tr '\n' ' ' <"$T/berth"))" ""
+printf '%-52s %10.2f\n' "unpack rootfs: berth import" "$bu"
+printf '%-52s %10.2f %10s\n' "unpack rootfs: umoci raw unpack (3 layers)" "$mu" "$(ratio "$bu" "$mu")"
+printf '%-52s %10.2f ms\n' "berth images, 200 images (hyperfine mean)" "$li"
+printf '%-52s %10.2f ms\n' "berth --help (process start, hyperfine mean)" "$base"
+printf '%-52s %10.2f ms %6s faults\n' "berth images: task-clock (perf stat)" "$tc_i" "$pf_i"
+printf '%-52s %10.2f ms %6s faults\n' "berth --help: task-clock (perf stat)" "$tc_h" "$pf_h"
+[[ -n "$pl" ]] && printf '%-52s %10.2f ms %10s\n' "podman images, 200 names (hyperfine mean)" "$pl" "$(ratio "$li" "$pl")"
+true

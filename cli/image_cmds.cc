@@ -3,6 +3,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <iostream>
@@ -102,11 +103,16 @@ void cmdImages(Globals& g, bool all, const std::string& format, bool quiet, bool
     g.exitCode = reportError(list.error());
     return;
   }
+  // Without -a, intermediate images (untagged parents of other images) are hidden, as in
+  // Docker and podman.
+  if (!all)
+    list->erase(std::remove_if(list->begin(), list->end(), [](auto& s) { return s.intermediate; }),
+                list->end());
   if (format == "json") {
     nlohmann::json arr = nlohmann::json::array();
     for (auto& s : *list)
       arr.push_back({{"Id", s.id}, {"Digest", s.manifestDigest}, {"Names", s.names},
-                     {"Created", s.created}, {"Size", s.size}});
+                     {"Created", s.created}, {"Size", s.size}, {"Intermediate", s.intermediate}});
     std::cout << arr.dump(2) << "\n";
     return;
   }
@@ -131,7 +137,6 @@ void cmdImages(Globals& g, bool all, const std::string& format, bool quiet, bool
       out += line;
     }
   }
-  (void)all;  // berth keeps no intermediate images apart from dangling ones, listed anyway
   std::fwrite(out.data(), 1, out.size(), stdout);
 }
 

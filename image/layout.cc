@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "common/digest.h"
 #include "common/fs.h"
 #include "common/strings.h"
 #include "image/store_internal.h"
@@ -48,6 +49,8 @@ Result<std::vector<IndexEntry>> readIndex(const std::string& storeDir) {
     e.id = get(kAnnoImageId);
     e.created = get(oci::kAnnotationCreated);
     e.size = str::parseI64(get(kAnnoImageSize)).value_or(0);
+    e.chain = get(kAnnoChain);
+    e.parent = get(kAnnoParent);
     out.push_back(std::move(e));
   }
   return out;
@@ -65,9 +68,18 @@ Result<void> writeIndex(const std::string& storeDir, const std::vector<IndexEntr
     if (!e.id.empty()) d.annotations[kAnnoImageId] = e.id;
     if (!e.created.empty()) d.annotations[std::string(oci::kAnnotationCreated)] = e.created;
     d.annotations[kAnnoImageSize] = std::to_string(e.size);
+    if (!e.chain.empty()) d.annotations[kAnnoChain] = e.chain;
+    if (!e.parent.empty()) d.annotations[kAnnoParent] = e.parent;
     idx.manifests.push_back(std::move(d));
   }
   return fs::writeFileAtomic(storeDir + "/index.json", oci::toJson(idx), 0644);
+}
+
+std::string chainId(const std::vector<std::string>& diffIds, size_t n) {
+  std::string chain;
+  for (size_t i = 0; i < n && i < diffIds.size(); ++i)
+    chain = i == 0 ? diffIds[0] : sha256Digest(chain + " " + diffIds[i]);
+  return chain;
 }
 
 Result<TempDir> TempDir::create(const std::string& storeDir, std::string_view prefix) {

@@ -16,6 +16,7 @@
 #include "common/unique_fd.h"
 #include "image/reference.h"
 #include "image/registry_http.h"
+#include "image/registry_internal.h"
 #include "image/store_internal.h"
 
 namespace berth::image {
@@ -28,8 +29,14 @@ constexpr const char* kAccept =
     "application/vnd.docker.distribution.manifest.list.v2+json";
 constexpr int64_t kChunk = 8 << 20;  // blobs above this are uploaded in PATCH chunks
 
+}  // namespace
+
+namespace detail {
+
 std::string httpError(const std::string& what, const HttpResponse& r) {
   std::string msg = what + ": HTTP " + std::to_string(r.status);
+  if (r.status == 401 || r.status == 403)
+    msg += " (access denied: not logged in, or the credentials or token do not grant it)";
   auto b = std::string(str::trim(r.body.substr(0, 200)));
   if (!b.empty()) msg += " " + b;
   return msg;
@@ -81,89 +88,6 @@ Result<std::pair<std::string, std::string>> getManifest(RegistryHttp& h, const R
   return std::make_pair(resp.body, mt);
 }
 
-/// Download blob `d` into <store>/downloads/<hex>.partial (resuming), verify, adopt.
-Result<void> fetchBlob(Store& store, RegistryHttp& h, const Reference& r, const oci::Descriptor& d,
-                       int retries) {
-  if (store.hasBlob(d.digest)) return {};
-  if (!isValidDigest(d.digest)) return fail(ErrorCode::kCorrupt, "bad digest " + d.digest);
-  std::string dir = store.dir() + "/downloads";
-  BERTH_TRY(fs::mkdirs(dir, 0700));
-  std::string part = dir + "/" + detail::hexOf(d.digest) + ".partial";
-  for (int attempt = 0;; ++attempt) {
-    UniqueFd fd(::open(part.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
-    if (!fd) return failErrno("open " + part);
-    struct stat st;
-    ::fstat(fd.get(), &st);
-    int64_t have = st.st_size;
-    if (d.size > 0 && have > d.size) {
-      ::ftruncate(fd.get(), 0);
-      have = 0;
-    }
-    Sha256 hash;
-    {  // hash what an earlier attempt left
-      std::vector<char> buf(1 << 16);
-      int64_t off = 0;
-      while (off < have) {
-        ssize_t n = ::pread(fd.get(), buf.data(), buf.size(), off);
-        if (n <= 0) break;
-        hash.update(buf.data(), static_cast<size_t>(n));
-        off += n;
-      }
-    }
-    ::lseek(fd.get(), have, SEEK_SET);
-    HttpRequest req;
-    req.url = "/v2/" + r.repository + "/blobs/" + d.digest;
-    req.scope = "repository:" + r.repository + ":pull";
-    if (have > 0) req.headers.push_back("Range: bytes=" + std::to_string(have) + "-");
-    int64_t got = 0;
-    req.sink = [&](const char* p, size_t n) {
-      size_t off = 0;
-      while (off < n) {
-        ssize_t w = ::write(fd.get(), p + off, n - off);
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0) return false;
-        off += static_cast<size_t>(w);
-      }
-      hash.update(p, n);
-      got += static_cast<int64_t>(n);
-      return d.size <= 0 || have + got <= d.size;
-    };
-    Result<HttpResponse> resp = HttpResponse{206, {}, {}};
-    if (d.size <= 0 || have < d.size) resp = h.send(req);  // else: complete from a past pull
-    if (resp && resp->status == 200 && have > 0) {
-      // The server ignored Range and sent the whole blob after our partial bytes: start over.
-      ::ftruncate(fd.get(), 0);
-      if (attempt < retries) continue;
-    }
-    if (resp && resp->status == 416) {
-      ::ftruncate(fd.get(), 0);
-      if (attempt < retries) continue;
-    }
-    bool complete = resp && (resp->status == 200 || resp->status == 206) &&
-                    (d.size <= 0 || have + got == d.size);
-    if (!complete) {
-      std::string why = !resp ? resp.error().message()
-                              : resp->status >= 300 ? httpError("GET blob", *resp)
-                                                    : "connection closed after " +
-                                                          std::to_string(have + got) + " of " +
-                                                          std::to_string(d.size) + " bytes";
-      if (attempt < retries && (!resp || resp->status >= 500 || resp->status < 300)) {
-        log::info("pull: blob " + d.digest + ": " + why + "; resuming");
-        continue;
-      }
-      return fail(Error(EIO, "blob " + d.digest + ": " + why));
-    }
-    std::string digest = "sha256:" + hash.hexDigest();
-    if (digest != d.digest) {
-      ::unlink(part.c_str());
-      return fail(ErrorCode::kCorrupt, "blob " + d.digest + ": downloaded content has digest " + digest);
-    }
-    ::fsync(fd.get());
-    fd.reset();
-    return store.adoptBlobFile(part, d.digest);
-  }
-}
-
 /// Run `fn(i)` for i in [0, n) on up to `par` threads; the first error wins.
 Result<void> parallelFor(size_t n, int par, const std::function<Result<void>(size_t)>& fn) {
   std::atomic<size_t> next{0};
@@ -191,99 +115,9 @@ Result<void> parallelFor(size_t n, int par, const std::function<Result<void>(siz
   return {};
 }
 
-}  // namespace
+}  // namespace detail
 
-Result<Image> pull(Store& store, const std::string& refText, const RegistryOptions& opts) {
-  BERTH_ASSIGN(Reference ref, remoteRef(refText));
-  auto sess = session(ref, opts);
-  RegistryHttp h(sess);
-  auto ctx = [&](Error e) { return fail(e.context("pull " + refText)); };
-  auto got = getManifest(h, ref, ref.digest.empty() ? ref.tag : ref.digest);
-  if (!got) return ctx(got.error());
-  auto [text, mt] = *got;
-  if (oci::isIndexMediaType(mt)) {
-    auto idx = oci::parseIndex(text);
-    if (!idx) return ctx(idx.error());
-    auto host = oci::hostPlatform();
-    const oci::Descriptor* pick = nullptr;
-    for (auto& m : idx->manifests)
-      if (m.platform && oci::platformMatches(*m.platform, host) && oci::isManifestMediaType(m.mediaType)) {
-        pick = &m;
-        break;
-      }
-    if (!pick)
-      return ctx(Error(ErrorCode::kNotFound, "no manifest for " + host.os + "/" + host.architecture));
-    say(opts, "Selected " + host.os + "/" + host.architecture + " manifest " + pick->digest);
-    auto m2 = getManifest(h, ref, pick->digest);
-    if (!m2) return ctx(m2.error());
-    text = m2->first;
-    mt = m2->second;
-  }
-  auto man = oci::parseManifest(text);
-  if (!man) return ctx(man.error());
-  for (auto& l : man->layers)
-    if (!oci::layerCompression(l.mediaType))
-      return ctx(Error(ErrorCode::kUnsupported, "layer " + l.digest + ": unknown media type " + l.mediaType));
-  std::string manifestDigest = sha256Digest(text);
-  // Config first (small), then layers in parallel.
-  if (auto r = fetchBlob(store, h, ref, man->config, opts.retries); !r) return ctx(r.error());
-  auto cfgText = store.readBlob(man->config.digest);
-  if (!cfgText) return ctx(cfgText.error());
-  auto cfg = oci::parseImageConfig(*cfgText);
-  if (!cfg) return ctx(cfg.error());
-  if (cfg->rootfs.diffIds.size() != man->layers.size())
-    return ctx(Error(ErrorCode::kCorrupt, "config diff_ids do not match the manifest's layers"));
-  std::vector<std::unique_ptr<RegistryHttp>> clients;
-  int par = std::max(1, opts.parallel);
-  for (int i = 0; i < par; ++i) clients.push_back(std::make_unique<RegistryHttp>(sess));
-  std::mutex cmu;
-  std::vector<RegistryHttp*> freeClients;
-  for (auto& c : clients) freeClients.push_back(c.get());
-  auto withClient = [&](auto&& fn) {
-    RegistryHttp* c;
-    {
-      std::lock_guard<std::mutex> g(cmu);
-      c = freeClients.back();
-      freeClients.pop_back();
-    }
-    auto r = fn(*c);
-    std::lock_guard<std::mutex> g(cmu);
-    freeClients.push_back(c);
-    return r;
-  };
-  auto r = parallelFor(man->layers.size(), par, [&](size_t i) -> Result<void> {
-    const auto& l = man->layers[i];
-    if (store.hasBlob(l.digest)) {
-      say(opts, "Layer " + l.digest.substr(7, 12) + ": already exists");
-      return {};
-    }
-    BERTH_TRY(withClient([&](RegistryHttp& c) { return fetchBlob(store, c, ref, l, opts.retries); }));
-    say(opts, "Layer " + l.digest.substr(7, 12) + ": downloaded (" + std::to_string(l.size) + " bytes)");
-    // Unpack while other layers still download.
-    Image one;
-    one.layers = {l};
-    one.config.rootfs.diffIds = {cfg->rootfs.diffIds[i]};
-    BERTH_TRY(store.snapshotDirs(one));
-    return {};
-  });
-  if (!r) return ctx(r.error());
-  if (auto p = store.putBlob(text, manifestDigest); !p) return ctx(p.error());
-  std::string name = ref.str();
-  auto img = store.addManifest(manifestDigest, {name});
-  if (!img) return ctx(img.error());
-  // Layers already present were not unpacked above: make sure every snapshot exists, so the
-  // image is ready to run (as podman pull leaves it).
-  auto u = parallelFor(img->layers.size(), par, [&](size_t i) -> Result<void> {
-    Image one = *img;
-    one.layers = {img->layers[i]};
-    one.config.rootfs.diffIds = {img->config.rootfs.diffIds[i]};
-    BERTH_TRY(store.snapshotDirs(one));
-    return {};
-  });
-  if (!u) return ctx(u.error());
-  say(opts, "Pulled " + name + " " + manifestDigest);
-  return img;
-}
+using namespace detail;
 
 namespace {
 

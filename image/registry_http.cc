@@ -141,7 +141,7 @@ size_t onBody(char* buf, size_t size, size_t n, void* ud) {
   size_t len = size * n;
   // The status line came through the header callback first, so a sink sees 2xx bodies only.
   if (c->req->sink && c->resp->status >= 200 && c->resp->status < 300) {
-    if (!c->req->sink(buf, len)) {
+    if (!c->req->sink(c->resp->status, buf, len)) {
       c->sinkFailed = true;
       return 0;
     }
@@ -182,6 +182,7 @@ Result<HttpResponse> RegistryHttp::once(const HttpRequest& req, const std::strin
   curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, req.method == "GET" || req.method == "HEAD" ? 1L : 0L);
   curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
   curl_easy_setopt(c, CURLOPT_USERAGENT, "berth/0.1");
+  if (req.sink) curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 256L << 10);  // fewer, larger writes
   if (!s_->tlsVerify) {
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -270,11 +271,14 @@ Result<void> RegistryHttp::fetchToken(const std::string& scope) {
   CURL* c = static_cast<CURL*>(curl_);
   std::string url = realm + (realm.find('?') == std::string::npos ? "?" : "&");
   char* sv = curl_easy_escape(c, service.c_str(), 0);
-  char* sc = curl_easy_escape(c, scope.c_str(), 0);
   url += "service=" + std::string(sv);
-  if (!scope.empty()) url += "&scope=" + std::string(sc);
   curl_free(sv);
-  curl_free(sc);
+  for (auto& one : str::split(scope, ' ')) {  // one parameter per scope (distribution spec)
+    if (one.empty()) continue;
+    char* sc = curl_easy_escape(c, one.c_str(), 0);
+    url += "&scope=" + std::string(sc);
+    curl_free(sc);
+  }
   HttpRequest req;
   req.url = url;
   std::string auth;

@@ -58,9 +58,12 @@ struct HttpRequest {
   std::string body;      ///< in-memory body (PUT/POST/PATCH)
   int uploadFd = -1;     ///< or a file region as the body
   int64_t uploadOffset = 0, uploadLength = 0;
-  /// Body sink for downloads: return false to abort. When set, `body` stays empty for 2xx.
-  std::function<bool(const char*, size_t)> sink;
-  std::string scope;  ///< "repository:x/y:pull" etc.
+  /// Body sink for downloads, called with the response status (200 or 206 ...): return false
+  /// to abort. When set, `body` stays empty for 2xx.
+  std::function<bool(long status, const char*, size_t)> sink;
+  /// "repository:x/y:pull"; several scopes separated by spaces (sent as one `scope`
+  /// parameter each to the token endpoint).
+  std::string scope;
 };
 
 class RegistryHttp {

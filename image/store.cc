@@ -133,6 +133,9 @@ Result<Image> addManifestLocked(Store& s, const std::string& manifestDigest,
   base.id = img.id;
   base.created = img.config.created;
   base.size = img.size;
+  const auto& diffs = img.config.rootfs.diffIds;
+  base.chain = chainId(diffs, diffs.size());
+  if (diffs.size() > 1) base.parent = chainId(diffs, diffs.size() - 1);
   for (auto& n : norm) {
     IndexEntry e = base;
     e.name = n;

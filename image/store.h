@@ -47,6 +47,9 @@ struct ImageSummary {
   std::vector<std::string> names;  ///< empty for a dangling image
   std::string created;             ///< RFC 3339
   int64_t size = 0;
+  /// Untagged and the parent of another image (its layers are that image's layers minus the
+  /// top one): Docker's "intermediate image", listed only by `images -a`, kept by `prune`.
+  bool intermediate = false;
 };
 
 /// Result of remove(): what happened to each argument, in Docker's words.
@@ -96,7 +99,8 @@ class Store {
   /// A rootfs tarball (plain, gzip, zstd) as a one-layer image named `name`.
   Result<Image> importRootfs(const std::string& tarPath, const std::string& name);
 
-  /// Every image, one summary each, sorted by name (dangling last). Reads index.json only.
+  /// Every image, one summary each, sorted by name (dangling last). Reads index.json only
+  /// (names, ids, sizes, dates and layer ChainIDs are cached there), under a shared lock.
   Result<std::vector<ImageSummary>> list();
 
   /// Give the image `src` (name or id) the additional name `dst`.
@@ -108,10 +112,12 @@ class Store {
   /// (kFailedPrecondition), with `force` it is only untagged. Blobs and snapshots are reclaimed by gc(), which remove() runs at its end.
   Result<RemoveReport> remove(const std::string& nameOrId, bool force);
 
-  /// Drop dangling images (all unused images with `all`) not held by a lease, then gc().
+  /// Drop dangling images (untagged and no other image's parent; with `all`, every image) not
+  /// held by a lease, then gc().
   Result<RemoveReport> prune(bool all);
 
-  /// Remove blobs, snapshots and temp files that no image in index.json and no lease reaches.
+  /// Remove blobs, snapshots and temp files that no image in index.json, no lease and no
+  /// build-cache entry (<root>/build-cache/*.json: "layer".digest, "diffId") reaches.
   Result<GcReport> gc();
 
   /// Leases keep images (and so their blobs and snapshots) from being deleted or collected.

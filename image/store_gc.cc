@@ -47,6 +47,35 @@ Result<std::map<std::string, std::vector<std::string>>> readLeases(const std::st
   return out;
 }
 
+/// Blob digests and diffIDs that the builder's cache (<root>/build-cache/<key>.json, written
+/// by builder/cache.cc: {"layer": {descriptor}, "diffId": ...}) points at: a cached step stays
+/// a cache hit after `image prune` / `rmi`. Unreadable entries are skipped (the builder drops
+/// an entry whose layer is gone and rebuilds the step).
+void addBuildCacheRefs(const std::string& storeDir, std::set<std::string>& blobs,
+                       std::set<std::string>& snaps) {
+  auto slash = storeDir.rfind('/');
+  std::string dir = (slash == std::string::npos ? std::string(".") : storeDir.substr(0, slash)) +
+                    "/build-cache";
+  auto names = fs::listDir(dir);
+  if (!names) return;
+  for (auto& n : *names) {
+    if (!str::endsWith(n, ".json")) continue;
+    auto text = fs::readFile(dir + "/" + n);
+    if (!text) continue;
+    auto j = nlohmann::json::parse(*text, nullptr, false);
+    if (!j.is_object()) continue;
+    if (j.contains("layer") && j["layer"].is_object() && j["layer"].contains("digest") &&
+        j["layer"]["digest"].is_string()) {
+      auto d = j["layer"]["digest"].get<std::string>();
+      if (isValidDigest(d)) blobs.insert(d);
+    }
+    if (j.contains("diffId") && j["diffId"].is_string()) {
+      auto d = j["diffId"].get<std::string>();
+      if (isValidDigest(d)) snaps.insert(detail::hexOf(d));
+    }
+  }
+}
+
 std::set<std::string> leasedDigests(const std::map<std::string, std::vector<std::string>>& l) {
   std::set<std::string> s;
   for (auto& [h, ids] : l) s.insert(ids.begin(), ids.end());
@@ -81,8 +110,12 @@ Result<std::vector<ImageSummary>> Store::list() {
   BERTH_ASSIGN(auto lock, StoreLock::acquire(dir_, false));
   BERTH_ASSIGN(auto entries, detail::readIndex(dir_));
   std::map<std::string, ImageSummary> by;
+  std::set<std::string> parents;  // ChainIDs some image sits on
+  for (auto& e : entries)
+    if (!e.parent.empty()) parents.insert(e.parent);
   for (auto& e : entries) {
     auto& s = by[e.manifestDigest];
+    s.intermediate = !e.chain.empty() && parents.count(e.chain) > 0;
     s.id = e.id;
     s.manifestDigest = e.manifestDigest;
     s.created = e.created;
@@ -92,6 +125,7 @@ Result<std::vector<ImageSummary>> Store::list() {
   std::vector<ImageSummary> out;
   for (auto& [k, s] : by) {
     std::sort(s.names.begin(), s.names.end());
+    if (!s.names.empty()) s.intermediate = false;
     out.push_back(std::move(s));
   }
   std::sort(out.begin(), out.end(), [](const ImageSummary& a, const ImageSummary& b) {
@@ -167,13 +201,18 @@ Result<RemoveReport> Store::prune(bool all) {
     auto leased = leasedDigests(leases);
     std::map<std::string, std::vector<std::string>> namesOf;
     std::map<std::string, std::string> idOf;
+    std::set<std::string> parents;
+    for (auto& e : entries)
+      if (!e.parent.empty()) parents.insert(e.parent);
+    std::set<std::string> intermediate;  // manifests other images sit on
     for (auto& e : entries) {
       idOf[e.manifestDigest] = e.id;
+      if (!e.chain.empty() && parents.count(e.chain)) intermediate.insert(e.manifestDigest);
       auto& v = namesOf[e.manifestDigest];
       if (!e.name.empty()) v.push_back(e.name);
     }
     for (auto& [md, names] : namesOf) {
-      if (!all && !names.empty()) continue;
+      if (!all && (!names.empty() || intermediate.count(md))) continue;
       IndexEntry probe;
       probe.id = idOf[md];
       probe.manifestDigest = md;
@@ -195,6 +234,7 @@ Result<GcReport> Store::gc() {
   std::set<std::string> keepBlobs = leasedDigests(leases);
   std::set<std::string> keepSnaps;
   for (auto& d : keepBlobs) keepSnaps.insert(detail::hexOf(d));
+  addBuildCacheRefs(dir_, keepBlobs, keepSnaps);
   std::set<std::string> seen;
   for (auto& e : entries) {
     if (!seen.insert(e.manifestDigest).second) continue;

@@ -13,6 +13,11 @@ namespace berth::image::detail {
 
 inline constexpr const char* kAnnoImageId = "io.berth.image.id";
 inline constexpr const char* kAnnoImageSize = "io.berth.image.size";
+inline constexpr const char* kAnnoChain = "io.berth.image.chain";    ///< ChainID of all layers
+inline constexpr const char* kAnnoParent = "io.berth.image.parent";  ///< ChainID without the top layer
+
+/// The OCI ChainID of the first `n` diffIDs ("" for n == 0).
+std::string chainId(const std::vector<std::string>& diffIds, size_t n);
 
 /// flock(2) on <dir>/lock. Shared for readers, exclusive for writers. Released on destruction.
 class StoreLock {
@@ -34,6 +39,8 @@ struct IndexEntry {
   std::string id;    ///< config digest
   std::string created;
   int64_t size = 0;
+  std::string chain;   ///< ChainID of the image's layers (empty in stores from before it)
+  std::string parent;  ///< ChainID of all layers but the top one ("" for <= 1 layer)
 };
 
 Result<std::vector<IndexEntry>> readIndex(const std::string& storeDir);

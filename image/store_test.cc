@@ -209,5 +209,68 @@ TEST_F(StoreTest, NameMovesBetweenImages) {
   EXPECT_TRUE(store_->resolve("x"));
 }
 
+TEST_F(StoreTest, GcKeepsLayersTheBuildCacheNames) {
+  // builder/cache.cc writes <root>/build-cache/<key>.json = {"created", "layer", "diffId"}.
+  auto img = store_->importRootfs(tar_, "cached");
+  ASSERT_TRUE(img);
+  ASSERT_TRUE(store_->snapshotDirs(*img));
+  const auto& layer = img->layers[0];
+  std::string diff = img->config.rootfs.diffIds[0];
+  std::string cacheDir = base_ + "/root/build-cache";
+  ASSERT_TRUE(fs::mkdirs(cacheDir));
+  std::string entry = cacheDir + "/" + std::string(64, 'a') + ".json";
+  ASSERT_TRUE(fs::writeFileAtomic(
+      entry, "{\"created\":\"2026-01-01T00:00:00Z\",\"layer\":" + oci::toJson(layer) +
+                 ",\"diffId\":\"" + diff + "\"}"));
+  ASSERT_TRUE(fs::writeFileAtomic(cacheDir + "/" + std::string(64, 'b') + ".json", "{broken"));
+  auto pr = store_->prune(true);
+  ASSERT_TRUE(pr) << pr.error().message();
+  EXPECT_EQ(pr->deleted, std::vector<std::string>{img->id});
+  EXPECT_TRUE(store_->hasBlob(layer.digest)) << "a cached step's layer blob survives prune -a";
+  EXPECT_TRUE(fs::isDir(store_->dir() + "/snapshots/" + diff.substr(7)));
+  EXPECT_FALSE(store_->hasBlob(img->id)) << "the image's config is not the cache's";
+  ::unlink(entry.c_str());
+  ASSERT_TRUE(store_->gc());
+  EXPECT_EQ(count("blobs/sha256"), 0u);
+  EXPECT_EQ(count("snapshots"), 0u);
+}
+
+TEST_F(StoreTest, IntermediateImagesAreListedWithAllAndKeptByPrune) {
+  auto base = store_->importRootfs(tar_, "base:1");
+  ASSERT_TRUE(base);
+  std::string up = base_ + "/upper";
+  ASSERT_TRUE(fs::mkdirs(up + "/app"));
+  ASSERT_TRUE(fs::writeFileAtomic(up + "/app/x", "x"));
+  auto top = store_->commitLayerFromDir(up);
+  ASSERT_TRUE(top) << top.error().message();
+  Layer bottom{base->layers[0], base->config.rootfs.diffIds[0]};
+  oci::ImageConfig cfg = base->config;
+  cfg.rootfs.diffIds.clear();
+  auto child = store_->writeImage(cfg, {bottom, *top}, {"child:1"});
+  ASSERT_TRUE(child) << child.error().message();
+  // base:1 moves to another image: the old base is untagged but child:1 sits on it.
+  ASSERT_TRUE(writeTar(base_ + "/other.tar", {file("o", "o")}));
+  ASSERT_TRUE(store_->importRootfs(base_ + "/other.tar", "base:1"));
+  auto list = store_->list();
+  ASSERT_TRUE(list);
+  ASSERT_EQ(list->size(), 3u);
+  int inter = 0;
+  for (auto& s : *list)
+    if (s.intermediate) {
+      ++inter;
+      EXPECT_EQ(s.id, base->id);
+      EXPECT_TRUE(s.names.empty());
+    }
+  EXPECT_EQ(inter, 1);
+  auto pr = store_->prune(false);
+  ASSERT_TRUE(pr);
+  EXPECT_TRUE(pr->deleted.empty()) << "prune keeps an intermediate image";
+  ASSERT_TRUE(store_->remove("child:1", false));
+  for (auto& s : *store_->list()) EXPECT_FALSE(s.intermediate);
+  auto pr2 = store_->prune(false);
+  ASSERT_TRUE(pr2);
+  EXPECT_EQ(pr2->deleted, std::vector<std::string>{base->id}) << "now it is dangling";
+}
+
 }  // namespace
 }  // namespace berth::image

@@ -3,7 +3,7 @@
 set -euo pipefail
 SRC="${SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 BERTH="${BERTH:?set BERTH to the berth binary}"
-FIX="$SRC/build/fixtures"
+FIX="${FIX:-$SRC/build/fixtures}"
 T="$(mktemp -d /tmp/berth-image-it-XXXXXX)"
 PIDS=()
 cleanup() {
