@@ -442,7 +442,11 @@ Result<Config> parseRoot(const YAML::Node& root) {
   Config cfg;
   Reader r(root, "");
   if (!root.IsMap()) return fail(ErrorCode::kInvalidArgument, "config: top level must be a mapping");
-  BERTH_TRY(r.onlyKeys({"listeners", "clusters", "admin", "access_log", "tracing", "workers"}));
+  BERTH_TRY(r.onlyKeys({"listeners", "clusters", "admin", "admin_socket", "access_log", "tracing",
+                        "workers"}));
+  BERTH_TRY(r.str("admin_socket", cfg.adminSocket));
+  if (!cfg.adminSocket.empty() && cfg.adminSocket[0] != '/')
+    return fail(r.child("admin_socket").err("must be an absolute path"));
   // Clusters first: routes refer to them.
   BERTH_ASSIGN(auto clusters, r.list("clusters"));
   std::set<std::string> names;

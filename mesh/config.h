@@ -182,6 +182,7 @@ struct Config {
   std::vector<ListenerConfig> listeners;
   std::vector<ClusterConfig> clusters;
   std::optional<HostPort> admin;  ///< loopback only
+  std::string adminSocket;        ///< admin API on this unix socket path too (mode 0600)
   AccessLogConfig accessLog;
   TracingConfig tracing;
   uint32_t workers = 1;

@@ -138,6 +138,7 @@ INSTANTIATE_TEST_SUITE_P(
         Bad{"clusters: [{name: a}]\nlisteners: [{address: 127.0.0.1:2}]", "needs at least one route"},
         Bad{"clusters: [{name: a, health_check: {healthy_threshold: 0}}]\n" L, "thresholds must be >= 1"},
         Bad{"clusters: [{name: a, failure_breaker: {failure_rate_threshold: 0}}]\n" L, "failure_rate_threshold: want a number in [1, 100]"},
+        Bad{"clusters: [{name: a}]\nadmin_socket: run/p.sock\n" L, "admin_socket: must be an absolute path"},
         Bad{"clusters: [{name: a, protocol: h3}]\n" L, "clusters[0].protocol: unknown protocol 'h3'"},
         Bad{"clusters: [{name: a, endpoints: [{address: 127.0.0.1:1, weight: 0}]}]\n" L, "weight: must be 1-1000"},
         Bad{"clusters: [{name: a, endpoints: [{address: 127.0.0.1:1, wait: 2}]}]\n" L, "unknown key 'wait'"},

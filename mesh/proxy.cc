@@ -119,6 +119,11 @@ Result<void> Proxy::Impl::syncListeners(const State& st) {
 }
 
 Result<void> Proxy::Impl::startAdmin(const Config& cfg) {
+  if (!adminUnix && !cfg.adminSocket.empty()) {
+    auto u = std::make_unique<UnixAdmin>(cfg.adminSocket, [this](http::Request& r) { return adminHandle(r); });
+    BERTH_TRY(u->start());
+    adminUnix = std::move(u);
+  }
   if (admin || !cfg.admin) return {};
   http::ServerOptions so;
   so.host = cfg.admin->host == "localhost" ? "127.0.0.1" : cfg.admin->host;
@@ -258,6 +263,7 @@ void Proxy::stop() {
   for (auto& l : impl_->listeners) l.server->stop();
   for (auto& l : impl_->listeners) l.server->wait();
   impl_->listeners.clear();
+  impl_->adminUnix.reset();
   if (impl_->admin) {
     impl_->admin->stop();
     impl_->admin->wait();

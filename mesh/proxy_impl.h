@@ -13,6 +13,7 @@
 #include "http/h2_server.h"
 #include "http/server.h"
 #include "mesh/access_log.h"
+#include "mesh/admin_unix.h"
 #include "mesh/cluster.h"
 #include "mesh/proxy.h"
 #include "mesh/router.h"
@@ -53,6 +54,7 @@ struct Proxy::Impl {
   };
   std::vector<Listener> listeners;
   std::unique_ptr<http::Server> admin;
+  std::unique_ptr<UnixAdmin> adminUnix;  ///< admin_socket
   bool started = false;
 
   AtomicCounters counters;

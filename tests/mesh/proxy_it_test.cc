@@ -351,6 +351,51 @@ TEST_F(MeshIT, MaxPendingRequestsIsEnforced) {
   EXPECT_EQ(backendCount(slow), 4u);
 }
 
+// admin_socket: the admin API on a unix socket (mode 0600), same handler as the TCP one.
+TEST_F(MeshIT, AdminApiOnAUnixSocket) {
+  uint16_t b0 = startBackend("ok"), b1 = startBackend("ok");
+  std::string sock = dir_ + "/admin.sock";
+  uint16_t port = startProxy(
+      "admin: 127.0.0.1:{A}\n"
+      "admin_socket: " + sock + "\n"
+      "clusters:\n"
+      "  - {name: c, endpoints: [" + ep(b0) + "]}\n"
+      "listeners:\n"
+      "  - address: 127.0.0.1:{L}\n"
+      "    routes: [{cluster: c}]\n");
+  struct stat sb{};
+  ASSERT_EQ(lstat(sock.c_str(), &sb), 0);
+  EXPECT_TRUE(S_ISSOCK(sb.st_mode));
+  EXPECT_EQ(sb.st_mode & 0777, 0600u);
+  auto unixCall = [&](const std::string& raw) {
+    UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::memcpy(a.sun_path, sock.c_str(), sock.size());
+    if (connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return std::string();
+    EXPECT_EQ(write(fd.get(), raw.data(), raw.size()), ssize_t(raw.size()));
+    std::string out;
+    char buf[4096];
+    for (int i = 0; i < 100; ++i) {
+      pollfd p{fd.get(), POLLIN, 0};
+      if (poll(&p, 1, 2000) <= 0) break;
+      ssize_t n = read(fd.get(), buf, sizeof buf);
+      if (n <= 0) break;
+      out.append(buf, size_t(n));
+    }
+    return out;
+  };
+  EXPECT_EQ(unixCall("GET /ready HTTP/1.1\r\nHost: x\r\n\r\n").rfind("HTTP/1.1 200 OK", 0), 0u);
+  std::string body = "{\"address\": \"" + ep(b1) + "\"}";
+  std::string add = unixCall("POST /clusters/c/endpoints HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+                             std::to_string(body.size()) + "\r\n\r\n" + body);
+  EXPECT_EQ(add.rfind("HTTP/1.1 201", 0), 0u) << add;
+  EXPECT_FALSE(endpointOf(admin_, "c", ep(b1)).is_null());
+  EXPECT_NE(unixCall("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").find("berth_proxy_"), std::string::npos);
+  EXPECT_EQ(unixCall("GET / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n").rfind("HTTP/1.1 400", 0), 0u);
+  EXPECT_EQ(call(port, "GET", "/").status, 200);
+}
+
 TEST_F(MeshIT, SmugglingAndLimitsAreStoppedAtTheProxy) {
   uint16_t b = startBackend("ok");
   uint16_t port = startProxy(
