@@ -442,8 +442,8 @@ Result<Config> parseRoot(const YAML::Node& root) {
   Config cfg;
   Reader r(root, "");
   if (!root.IsMap()) return fail(ErrorCode::kInvalidArgument, "config: top level must be a mapping");
-  BERTH_TRY(r.onlyKeys({"listeners", "clusters", "admin", "admin_socket", "access_log", "tracing",
-                        "workers"}));
+  BERTH_TRY(r.onlyKeys({"listeners", "clusters", "services", "admin", "admin_socket", "access_log",
+                        "tracing", "workers"}));
   BERTH_TRY(r.str("admin_socket", cfg.adminSocket));
   if (!cfg.adminSocket.empty() && cfg.adminSocket[0] != '/')
     return fail(r.child("admin_socket").err("must be an absolute path"));
@@ -460,16 +460,35 @@ Result<Config> parseRoot(const YAML::Node& root) {
   std::set<std::string> addrs;
   for (size_t i = 0; i < listeners.size(); ++i) {
     auto& l = listeners[i];
-    BERTH_TRY(l.onlyKeys({"name", "address", "routes"}));
+    BERTH_TRY(l.onlyKeys({"name", "address", "service", "routes"}));
     ListenerConfig lc;
     BERTH_TRY(l.str("name", lc.name));
-    if (lc.name.empty()) lc.name = "listener" + std::to_string(i);
-    if (!l.has("address")) return fail(l.err("'address' is required"));
-    BERTH_ASSIGN(lc.address, readHostPort(l.child("address")));
+    std::string service;
+    BERTH_TRY(l.str("service", service));
+    if (lc.name.empty()) lc.name = service.empty() ? "listener" + std::to_string(i) : service;
+    if (l.has("address") == !service.empty())
+      return fail(l.err("exactly one of 'address' or 'service' is required"));
+    if (!service.empty()) {
+      // A service listener binds the address the service is published on (services:).
+      if (!r.has("services") || !r.child("services").has(service.c_str()))
+        return fail(l.child("service").err("service '" + service + "' is not listed under 'services'"));
+      BERTH_ASSIGN(lc.address, readHostPort(r.child("services").child(service.c_str())));
+    } else {
+      BERTH_ASSIGN(lc.address, readHostPort(l.child("address")));
+    }
     if (!addrs.insert(lc.address.str()).second)
       return fail(l.err("duplicate listener address " + lc.address.str()));
     BERTH_ASSIGN(auto routes, l.list("routes"));
-    if (routes.empty()) return fail(l.err("needs at least one route"));
+    if (routes.empty() && !service.empty()) {
+      // No routes: everything goes to the cluster named like the service.
+      if (!names.count(service))
+        return fail(l.child("service").err("no routes and no cluster named '" + service + "'"));
+      RouteConfig rt;
+      rt.name = lc.name + ".route0";
+      rt.clusters.push_back({service, 1});
+      lc.routes.push_back(std::move(rt));
+    }
+    if (routes.empty() && lc.routes.empty()) return fail(l.err("needs at least one route"));
     for (size_t j = 0; j < routes.size(); ++j) {
       RouteConfig rt;
       BERTH_TRY(readRoute(routes[j], rt, cfg));

@@ -139,6 +139,9 @@ INSTANTIATE_TEST_SUITE_P(
         Bad{"clusters: [{name: a, health_check: {healthy_threshold: 0}}]\n" L, "thresholds must be >= 1"},
         Bad{"clusters: [{name: a, failure_breaker: {failure_rate_threshold: 0}}]\n" L, "failure_rate_threshold: want a number in [1, 100]"},
         Bad{"clusters: [{name: a}]\nadmin_socket: run/p.sock\n" L, "admin_socket: must be an absolute path"},
+        Bad{"clusters: [{name: a}]\nlisteners: [{service: b}]", "listeners[0].service: service 'b' is not listed under 'services'"},
+        Bad{"clusters: [{name: a}]\nservices: {b: 127.0.0.1:5}\nlisteners: [{service: b}]", "no routes and no cluster named 'b'"},
+        Bad{"clusters: [{name: a}]\nservices: {a: 127.0.0.1:5}\nlisteners: [{service: a, address: 127.0.0.1:6}]", "exactly one of 'address' or 'service'"},
         Bad{"clusters: [{name: a, protocol: h3}]\n" L, "clusters[0].protocol: unknown protocol 'h3'"},
         Bad{"clusters: [{name: a, endpoints: [{address: 127.0.0.1:1, weight: 0}]}]\n" L, "weight: must be 1-1000"},
         Bad{"clusters: [{name: a, endpoints: [{address: 127.0.0.1:1, wait: 2}]}]\n" L, "unknown key 'wait'"},
@@ -187,6 +190,25 @@ TEST(MeshConfig, WeightsAndProtocol) {
   EXPECT_EQ(c->clusters[0].endpoints[1].weight, 3u);
   EXPECT_EQ(c->clusters[0].endpoints[1].port, 2);
   EXPECT_TRUE(c->clusters[0].h2c);
+}
+}  // namespace
+}  // namespace berth::mesh
+
+namespace berth::mesh {
+namespace {
+TEST(MeshConfig, ServiceListeners) {
+  auto c = parseConfig(
+      "services: {calc: 127.0.0.1:8080, web: 127.0.0.1:8081}\n"
+      "clusters: [{name: calc}, {name: other}]\n"
+      "listeners: [{service: calc}, {service: web, routes: [{cluster: other}]}]\n");
+  ASSERT_TRUE(c) << c.error().message();
+  ASSERT_EQ(c->listeners.size(), 2u);
+  EXPECT_EQ(c->listeners[0].name, "calc");
+  EXPECT_EQ(c->listeners[0].address.str(), "127.0.0.1:8080");
+  ASSERT_EQ(c->listeners[0].routes.size(), 1u);
+  EXPECT_EQ(c->listeners[0].routes[0].clusters[0].cluster, "calc");
+  EXPECT_EQ(c->listeners[1].address.port, 8081);
+  EXPECT_EQ(c->listeners[1].routes[0].clusters[0].cluster, "other");
 }
 }  // namespace
 }  // namespace berth::mesh
