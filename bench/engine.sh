@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Engine benchmark, side by side in one run: `run --rm IMAGE true` with --network none and on
 # the default bridge, for berth and podman (and docker when dockerd answers), and `berth ps`
-# with 100 containers. Prints a table with ratios to podman. Needs root, a built berth and
-# BERTH_BENCH=1 bash scripts/install-deps.sh (podman, hyperfine).
+# with 100 containers (wall and CPU time), and the RSS of an idle container's monitor. Prints
+# a table with ratios to podman. Needs root, a built berth and
+# BERTH_BENCH=1 bash scripts/install-deps.sh (podman, hyperfine; perf for CPU times).
 # Usage: bench/engine.sh [RUNS]       (default 20 runs per case)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,9 +53,34 @@ if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
 fi
 for i in $(seq 1 100); do b create --name ps$i --network none busybox true >/dev/null; done
 R[berth_ps100]=$(time_ms b ps -a)
+# CPU time (perf's task-clock) of ps with 100 containers against the binary's bare start-up
+# (`berth --help`): under load wall time mostly measures waiting for a CPU.
+cpu_ms() { perf stat -x, -e task-clock -r "$RUNS" "$@" 2>&1 >/dev/null | awk -F, '/task-clock/{printf "%.1f", $1}'; }
+if command -v perf >/dev/null; then
+  R[berth_ps100_cpu]=$(cpu_ms b ps -a)
+  R[berth_help_cpu]=$(cpu_ms b --help)
+fi
+# Resident memory of the monitor of an idle detached container (VmRSS), and podman's conmon.
+b run -d --name idle --network none busybox sleep 600 >/dev/null
+sleep 0.5
+mon=$(pgrep -f "berth-monitor root=$T/root " | head -1)
+R[berth_mon_rss]=$(awk '/VmRSS/{print $2}' "/proc/$mon/status" 2>/dev/null || echo fail)
+b rm -f idle >/dev/null
+if command -v podman >/dev/null; then
+  cid=$(podman run -d --network none berth-bench-busybox sleep 600 2>/dev/null || true)
+  if [[ -n "$cid" ]]; then
+    sleep 0.5
+    cpid=$(pgrep -f "conmon.*$cid" | head -1)
+    [[ -n "$cpid" ]] && R[podman_mon_rss]=$(awk '/VmRSS/{print $2}' "/proc/$cpid/status")
+    podman rm -f "$cid" >/dev/null 2>&1
+  fi
+fi
 
 ratio() { [[ -n "${2:-}" && "$2" != fail && "$2" != 0 && "$1" != fail ]] && awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}' || echo "-"; }
 printf "%-34s %10s %10s %10s %14s\n" "case" "berth ms" "podman ms" "docker ms" "berth/podman"
 printf "%-34s %10s %10s %10s %14s\n" "run --rm true, --network none" "${R[berth_none]}" "${R[podman_none]:--}" "${R[docker_none]:--}" "$(ratio "${R[berth_none]}" "${R[podman_none]:-}")"
 printf "%-34s %10s %10s %10s %14s\n" "run --rm true, default bridge" "${R[berth_bridge]}" "${R[podman_bridge]:--}" "${R[docker_bridge]:--}" "$(ratio "${R[berth_bridge]}" "${R[podman_bridge]:-}")"
 printf "%-34s %10s %10s %10s %14s\n" "ps -a with 100 containers" "${R[berth_ps100]}" "-" "-" "-"
+printf "%-34s %10s %10s %10s %14s\n" "ps -a, 100 containers: CPU ms" "${R[berth_ps100_cpu]:--}" "-" "-" "-"
+printf "%-34s %10s %10s %10s %14s\n" "berth --help (start-up): CPU ms" "${R[berth_help_cpu]:--}" "-" "-" "-"
+printf "%-34s %10s %10s %10s %14s\n" "monitor RSS KiB (conmon for podman)" "${R[berth_mon_rss]}" "${R[podman_mon_rss]:--}" "-" "$(ratio "${R[berth_mon_rss]}" "${R[podman_mon_rss]:-}")"

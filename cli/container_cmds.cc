@@ -42,6 +42,19 @@ int waitForeground(Engine& e, UniqueFd& exitPipe, const std::string& id) {
     }
     if (n <= 0) break;
     msg.append(buf, static_cast<size_t>(n));
+    // "exit CODE UNHEALTHY\n": the init is gone; we finish the exit ourselves ("done") unless
+    // the container may restart ("self": the monitor goes on and sends the code later).
+    if (str::startsWith(msg, "exit ") && msg.find('\n') != std::string::npos) {
+      auto parts = str::split(std::string(str::trim(msg)), ' ');
+      int code = parts.size() > 1 ? static_cast<int>(str::parseI64(parts[1]).value_or(125)) : 125;
+      bool unhealthy = parts.size() > 2 && parts[2] == "1";
+      msg.clear();
+      if (e.finishExit(id, code, unhealthy)) {
+        (void)!::write(exitPipe.get(), "done\n", 5);
+        return code;
+      }
+      (void)!::write(exitPipe.get(), "self\n", 5);
+    }
   }
   if (auto c = str::parseI64(str::trim(msg)); c) return static_cast<int>(*c);
   auto r = e.get(id);

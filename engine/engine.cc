@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -127,7 +128,9 @@ Result<void> Engine::spawnMonitor(const Record& r, const StartIo& io, UniqueFd& 
   UniqueFd syncW(sp[1]);
   UniqueFd exitW;
   if (io.attach) {
-    if (::pipe2(ep, O_CLOEXEC) < 0) return failErrno("pipe");
+    // A socket, not a pipe: the monitor asks the attached CLI to finish the exit (see
+    // finishExit) and waits for its answer on the same channel.
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ep) < 0) return failErrno("socketpair");
     exitRead->reset(ep[0]);
     exitW.reset(ep[1]);
   }

@@ -90,6 +90,10 @@ class Engine {
                      int* exitCode = nullptr);
   /// Read the exit code the monitor sends on an attach pipe (falls back to the record).
   int waitAttached(UniqueFd& exitPipe, const std::string& id);
+  /// For an attached CLI told "exit CODE UNHEALTHY" by the monitor: finish the exit here
+  /// (runtime delete, teardown, record, --rm) so the monitor need not exec the engine. False
+  /// (and nothing done) when the container may restart: the monitor keeps it.
+  bool finishExit(const std::string& id, int exitCode, bool unhealthyKill);
   /// Stop signal, then SIGKILL after `timeout` seconds (default: the container's).
   Result<Record> stop(const std::string& ref, std::optional<int> timeout);
   Result<Record> kill(const std::string& ref, int sig);

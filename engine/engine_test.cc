@@ -258,6 +258,15 @@ TEST_F(TempDir, LogsRotateAndRead) {
   EXPECT_GT(lines.back().timeNs, 0);
 }
 
+TEST(LogWriter, JsonAndTime) {
+  std::string out;
+  appendJsonEscaped(out, "a\"b\\\n\x01 \xc3\xa9 \xff");
+  EXPECT_EQ(out, "a\\\"b\\\\\\n\\u0001 \xc3\xa9 \xef\xbf\xbd");
+  EXPECT_EQ(rfc3339Utc(1700000000123456789), "2023-11-14T22:13:20.123456789Z");
+  EXPECT_EQ(rfc3339Utc(951782400000000000), "2000-02-29T00:00:00.000000000Z");
+  EXPECT_EQ(rfc3339Utc(1700000000123456789), rfc3339(1700000000123456789));
+}
+
 TEST(Procs, SelfIsAlive) {
   auto st = pidStartTime(::getpid());
   ASSERT_TRUE(st);

@@ -252,9 +252,10 @@ bool Monitor::shouldRestart(int exitCode) {
   return false;
 }
 
-int Monitor::finish(int exitCode) {
-  (void)eng_->teardownRuntimeEnv(rec_);
-  auto fin = eng_->records().modify(id_, [&](Record& x) -> Result<void> {
+// Teardown, the exit in the record, and --rm: the end of a container that is not restarted.
+void recordExit(Engine& eng, Record& r, int exitCode) {
+  (void)eng.teardownRuntimeEnv(r);
+  auto fin = eng.records().modify(r.id, [&](Record& x) -> Result<void> {
     if (x.state != State::kRemoving) x.state = State::kExited;
     x.exitCode = exitCode;
     x.finished = nowNs();
@@ -265,8 +266,12 @@ int Monitor::finish(int exitCode) {
     return {};
   });
   if (fin && fin->state == State::kExited && fin->config.autoRemove) {
-    (void)eng_->deleteContainer(*fin, true);
+    (void)eng.deleteContainer(*fin, true);
   }
+}
+
+int Monitor::finish(int exitCode) {
+  recordExit(*eng_, rec_, exitCode);
   writeAll(4, std::to_string(exitCode) + "\n");
   return 0;
 }
@@ -364,6 +369,21 @@ int Monitor::exited(int exitCode, int64_t backoffMs, int64_t startedMs, bool unh
   }
   becomeLean();
 }
+
+}  // namespace
+
+bool Engine::finishExit(const std::string& id, int exitCode, bool unhealthyKill) {
+  if (unhealthyKill) return false;
+  auto r = store_->get(id);
+  if (!r) return false;
+  // Anything that may restart stays with the monitor (backoff, new init as its child).
+  if (r->config.restart.name != "no" || !r->lifecycle().isActive()) return false;
+  (void)runtime().remove(id, true);
+  recordExit(*this, *r, exitCode);
+  return true;
+}
+
+namespace {
 
 Result<std::unique_ptr<Monitor>> openMonitor(const std::string& root, const std::string& runroot,
                                              const std::string& id, bool attach) {

@@ -35,6 +35,9 @@ expect_eq "$after" "$before" "resources after $N cycles"
 IDS+=("$(b run -d --name orphan busybox sleep 600)")
 mon=$(pgrep -f "berth-monitor root=$ROOT runroot=$RUN " | head -1)
 [[ -n "$mon" ]] || fail "no monitor process"
+# The monitor of a running container is the lean berth-monitor: under 2 MiB resident.
+rss=$(awk '/^VmRSS/{print $2}' "/proc/$mon/status")
+(( rss < 2048 )) || fail "monitor RSS ${rss} KiB, expected < 2048"
 kill -9 "$mon"
 sleep 0.2
 b ps | grep -q orphan || fail "ps after monitor kill"
