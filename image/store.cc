@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <set>
+#include <tuple>
 
 #include "common/digest.h"
 #include "common/fs.h"
@@ -155,7 +156,17 @@ Result<Image> addManifestLocked(Store& s, const std::string& manifestDigest,
         break;
       }
   }
-  BERTH_TRY(writeIndex(s.dir(), out));
+  // A rebuild or re-pull that names the same image as before changes nothing: skip the
+  // write (and its fsyncs), which is most of a fully cached `berth build`.
+  auto keys = [](const std::vector<IndexEntry>& v) {
+    std::vector<std::tuple<std::string, int64_t, std::string, std::string, std::string,
+                           std::string, int64_t>> k;
+    for (auto& e : v)
+      k.emplace_back(e.manifestDigest, e.manifestSize, e.mediaType, e.name, e.id, e.created, e.size);
+    std::sort(k.begin(), k.end());
+    return k;
+  };
+  if (keys(out) != keys(entries)) BERTH_TRY(writeIndex(s.dir(), out));
   img.names = norm;
   std::sort(img.names.begin(), img.names.end());
   return img;
