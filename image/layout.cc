@@ -26,7 +26,95 @@ Result<StoreLock> StoreLock::acquire(const std::string& storeDir, bool exclusive
   return StoreLock(std::move(fd));
 }
 
+namespace {
+
+// index.summary: the entries of index.json as tab-separated lines, so readers (`berth images`,
+// resolve) skip the JSON DOM. A cache, never the truth: its header names index.json's inode,
+// size and mtime, its last line the entry count; any mismatch (a crash between the two renames,
+// a torn write, another tool editing index.json) and readers parse index.json instead. So it
+// needs no fsync of its own.
+constexpr std::string_view kSummaryMagic = "berth-index-summary-v1";
+
+std::string statKey(const struct stat& st) {
+  return std::to_string(st.st_ino) + " " + std::to_string(st.st_size) + " " +
+         std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec);
+}
+
+std::optional<std::vector<IndexEntry>> readSummary(const std::string& storeDir) {
+  struct stat st;
+  if (::stat((storeDir + "/index.json").c_str(), &st) < 0) return std::nullopt;
+  auto text = fs::readFile(storeDir + "/index.summary");
+  if (!text) return std::nullopt;
+  std::string_view t = *text;
+  auto nl = t.find('\n');
+  if (nl == std::string_view::npos ||
+      t.substr(0, nl) != std::string(kSummaryMagic) + " " + statKey(st))
+    return std::nullopt;
+  t.remove_prefix(nl + 1);
+  std::vector<IndexEntry> out;
+  while (!t.empty()) {
+    nl = t.find('\n');
+    if (nl == std::string_view::npos) return std::nullopt;  // torn
+    std::string_view line = t.substr(0, nl);
+    t.remove_prefix(nl + 1);
+    if (str::startsWith(line, "end ")) {
+      if (!t.empty() || str::parseI64(line.substr(4)) != static_cast<int64_t>(out.size()))
+        return std::nullopt;
+      return out;
+    }
+    std::string_view f[9];
+    for (int i = 0; i < 9; ++i) {
+      auto tab = line.find('\t');
+      if ((tab == std::string_view::npos) != (i == 8)) return std::nullopt;
+      f[i] = line.substr(0, tab);
+      line.remove_prefix(tab == std::string_view::npos ? line.size() : tab + 1);
+    }
+    IndexEntry e;
+    e.manifestDigest = f[0];
+    e.manifestSize = str::parseI64(f[1]).value_or(0);
+    e.mediaType = f[2];
+    e.name = f[3];
+    e.id = f[4];
+    e.created = f[5];
+    e.size = str::parseI64(f[6]).value_or(0);
+    e.chain = f[7];
+    e.parent = f[8];
+    out.push_back(std::move(e));
+  }
+  return std::nullopt;  // no end line
+}
+
+void writeSummary(const std::string& storeDir, const std::vector<IndexEntry>& entries) {
+  struct stat st;
+  if (::stat((storeDir + "/index.json").c_str(), &st) < 0) return;
+  std::string text = std::string(kSummaryMagic) + " " + statKey(st) + "\n";
+  for (auto& e : entries) {
+    for (const std::string* v : {&e.manifestDigest, &e.mediaType, &e.name, &e.id, &e.created,
+                                 &e.chain, &e.parent})
+      if (v->find_first_of("\t\n") != std::string::npos) return;  // not representable: no cache
+    text += e.manifestDigest + "\t" + std::to_string(e.manifestSize) + "\t" + e.mediaType + "\t" +
+            e.name + "\t" + e.id + "\t" + e.created + "\t" + std::to_string(e.size) + "\t" +
+            e.chain + "\t" + e.parent + "\n";
+  }
+  text += "end " + std::to_string(entries.size()) + "\n";
+  std::string tmp = storeDir + "/index.summary.tmp";
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!fd) return;
+  size_t off = 0;
+  while (off < text.size()) {
+    ssize_t n = ::write(fd.get(), text.data() + off, text.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    off += static_cast<size_t>(n);
+  }
+  fd.reset();
+  ::rename(tmp.c_str(), (storeDir + "/index.summary").c_str());
+}
+
+}  // namespace
+
 Result<std::vector<IndexEntry>> readIndex(const std::string& storeDir) {
+  if (auto fast = readSummary(storeDir)) return std::move(*fast);
   std::string path = storeDir + "/index.json";
   auto text = fs::readFile(path);
   if (!text) {
@@ -72,7 +160,9 @@ Result<void> writeIndex(const std::string& storeDir, const std::vector<IndexEntr
     if (!e.parent.empty()) d.annotations[kAnnoParent] = e.parent;
     idx.manifests.push_back(std::move(d));
   }
-  return fs::writeFileAtomic(storeDir + "/index.json", oci::toJson(idx), 0644);
+  BERTH_TRY(fs::writeFileAtomic(storeDir + "/index.json", oci::toJson(idx), 0644));
+  writeSummary(storeDir, entries);  // writers hold the exclusive lock
+  return {};
 }
 
 std::string chainId(const std::vector<std::string>& diffIds, size_t n) {

@@ -272,5 +272,28 @@ TEST_F(StoreTest, IntermediateImagesAreListedWithAllAndKeptByPrune) {
   EXPECT_EQ(pr2->deleted, std::vector<std::string>{base->id}) << "now it is dangling";
 }
 
+TEST_F(StoreTest, IndexSummaryIsOnlyACache) {
+  ASSERT_TRUE(store_->importRootfs(tar_, "a:1"));
+  ASSERT_TRUE(store_->tag("a:1", "a:2"));
+  std::string sum = store_->dir() + "/index.summary";
+  ASSERT_TRUE(fs::exists(sum));
+  ASSERT_EQ(store_->list()->at(0).names.size(), 2u);
+  // A torn summary (no end line) is ignored.
+  auto text = *fs::readFile(sum);
+  ASSERT_TRUE(fs::writeFileAtomic(sum, text.substr(0, text.size() - 8)));
+  ASSERT_EQ(store_->list()->at(0).names.size(), 2u);
+  // Another tool rewrites index.json: the stale summary no longer matches it.
+  ASSERT_TRUE(fs::writeFileAtomic(sum, text));
+  auto idx = *fs::readFile(store_->dir() + "/index.json");
+  auto pos = idx.find("\"a:2\"");
+  ASSERT_NE(pos, std::string::npos);
+  idx.replace(pos, 5, "\"a:3\"");
+  ASSERT_TRUE(fs::writeFileAtomic(store_->dir() + "/index.json", idx));
+  auto names = store_->list()->at(0).names;
+  EXPECT_EQ(names, (std::vector<std::string>{"a:1", "a:3"}));
+  EXPECT_TRUE(store_->resolve("a:3"));
+  EXPECT_FALSE(store_->resolve("a:2"));
+}
+
 }  // namespace
 }  // namespace berth::image

@@ -3,6 +3,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <sys/sysmacros.h>
 
 #include <string>
 #include <utility>
@@ -75,8 +76,7 @@ inline bool writeTar(const std::string& path, const std::vector<TarEntry>& entri
       archive_entry_set_filetype(e, t.type);
       if (t.type == AE_IFLNK) archive_entry_set_symlink(e, t.link.c_str());
       if (t.type == AE_IFCHR || t.type == AE_IFBLK) {
-        archive_entry_set_rdevmajor(e, t.devMajor);
-        archive_entry_set_rdevminor(e, t.devMinor);
+        archive_entry_set_rdev(e, makedev(t.devMajor, t.devMinor));
       }
       archive_entry_set_size(e, t.type == AE_IFREG ? static_cast<la_int64_t>(t.data.size()) : 0);
     }
