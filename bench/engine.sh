@@ -57,8 +57,8 @@ R[berth_ps100]=$(time_ms b ps -a)
 # (`berth --help`): under load wall time mostly measures waiting for a CPU.
 cpu_ms() { perf stat -x, -e task-clock -r "$RUNS" "$@" 2>&1 >/dev/null | awk -F, '/task-clock/{printf "%.1f", $1}'; }
 if command -v perf >/dev/null; then
-  R[berth_ps100_cpu]=$(cpu_ms b ps -a)
-  R[berth_help_cpu]=$(cpu_ms b --help)
+  R[berth_ps100_cpu]=$(cpu_ms $B --root "$T/root" --runroot "$T/run" ps -a)
+  R[berth_help_cpu]=$(cpu_ms $B --root "$T/root" --runroot "$T/run" --help)
 fi
 # Resident memory of the monitor of an idle detached container (VmRSS), and podman's conmon.
 b run -d --name idle --network none busybox sleep 600 >/dev/null
