@@ -72,25 +72,27 @@ default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
 CONF
 export CONTAINERS_CONF="$T/containers.conf"
 cs() { echo "containers-storage:[overlay@$T/$1/root+$T/$1/run]bench/flask:1"; }
-wipe() { { grep -o " $T/$1[^ ]*" /proc/self/mounts || true; } | sort -r | while read -r m; do umount -l "$m"; done; rm -rf "${T:?}/$1"; }
-: >"$T/berth" >"$T/skcs" >"$T/podman" >"$T/skoci"
+# Every round pulls into fresh dirs and nothing is deleted until the end: this ext4 has no
+# journal, and creating files right after deleting thousands is slow (ext4 skips recently
+# deleted inodes), which would charge one tool for another's cleanup.
+: >"$T/t-berth" >"$T/t-skcs" >"$T/t-podman" >"$T/t-skoci"
 for r in $(seq 1 "$ROUNDS"); do
-  wipe b1; sync
-  t0=$(now); "$BERTH" --root "$T/b1" pull -q --tls-verify=false "$R" >/dev/null; t1=$(now)
-  secs "$t0" "$t1" >>"$T/berth"
-  wipe skcs; sync
-  t0=$(now); skopeo copy -q --src-tls-verify=false "docker://$R" "$(cs skcs)"; t1=$(now)
-  secs "$t0" "$t1" >>"$T/skcs"
-  wipe p; sync
-  t0=$(now); podman --root "$T/p/root" --runroot "$T/p/run" --storage-driver overlay pull -q --tls-verify=false "$R" >/dev/null; t1=$(now)
-  secs "$t0" "$t1" >>"$T/podman"
-  wipe sk; sync
-  t0=$(now); skopeo copy -q --src-tls-verify=false "docker://$R" "oci:$T/sk:flask"; t1=$(now)
-  secs "$t0" "$t1" >>"$T/skoci"
+  sync
+  t0=$(now); "$BERTH" --root "$T/b1-$r" pull -q --tls-verify=false "$R" >/dev/null; t1=$(now)
+  secs "$t0" "$t1" >>"$T/t-berth"
+  sync
+  t0=$(now); skopeo copy -q --src-tls-verify=false "docker://$R" "$(cs "skcs-$r")"; t1=$(now)
+  secs "$t0" "$t1" >>"$T/t-skcs"
+  sync
+  t0=$(now); podman --root "$T/p-$r/root" --runroot "$T/p-$r/run" --storage-driver overlay pull -q --tls-verify=false "$R" >/dev/null; t1=$(now)
+  secs "$t0" "$t1" >>"$T/t-podman"
+  sync
+  t0=$(now); skopeo copy -q --src-tls-verify=false "docker://$R" "oci:$T/sk-$r:flask"; t1=$(now)
+  secs "$t0" "$t1" >>"$T/t-skoci"
 done
-bp=$(median <"$T/berth"); cp_=$(median <"$T/skcs"); pp=$(median <"$T/podman"); op=$(median <"$T/skoci")
+bp=$(median <"$T/t-berth"); cp_=$(median <"$T/t-skcs"); pp=$(median <"$T/t-podman"); op=$(median <"$T/t-skoci")
 # what berth left is ready to run: every snapshot is there
-nsnap=$(ls "$T/b1/images/snapshots" | wc -l)
+nsnap=$(ls "$T/b1-1/images/snapshots" | wc -l)
 echo "load average after pulls: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # Unpack: the same rootfs as one plain tar.
@@ -130,7 +132,7 @@ printf '%-52s %10.2f\n' "pull 3-layer flask ($((csize / 1000000)) MB gz): berth,
 printf '%-52s %10.2f %10s\n' "pull: skopeo copy -> containers-storage (overlay)" "$cp_" "$(ratio "$bp" "$cp_")"
 printf '%-52s %10.2f %10s\n' "pull: podman pull (overlay)" "$pp" "$(ratio "$bp" "$pp")"
 printf '%-52s %10.2f %10s\n' "pull: skopeo copy -> oci: dir (no unpack)" "$op" "$(ratio "$bp" "$op")"
-printf '%-52s %10s\n' "  (berth rounds: $(tr '\n' ' ' <"$T/berth"))" ""
+printf '%-52s %10s\n' "  (berth rounds: $(tr '\n' ' ' <"$T/t-berth"))" ""
 printf '%-52s %10.2f\n' "unpack rootfs: berth import" "$bu"
 printf '%-52s %10.2f %10s\n' "unpack rootfs: umoci raw unpack (3 layers)" "$mu" "$(ratio "$bu" "$mu")"
 printf '%-52s %10.2f ms\n' "berth images, 200 images (hyperfine mean)" "$li"
