@@ -5,17 +5,7 @@
 source "$(dirname "$0")/../image/lib.sh"
 need podman; need runc; need jq
 [[ -s "$FIX/busybox.tar" ]] || skip "fixture busybox.tar missing"
-cat >"$T/containers.conf" <<CONF
-[containers]
-default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
-netns = "none"
-[engine]
-runtime = "runc"
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-CONF
-export CONTAINERS_CONF="$T/containers.conf"
-p() { podman --root "$T/proot" --runroot "$T/prun" --storage-driver vfs "$@"; }
+use_podman
 
 b import "$FIX/busybox.tar" busybox:latest >/dev/null
 mkdir -p "$T/ctx"

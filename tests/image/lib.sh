@@ -48,3 +48,18 @@ start_registry() {
   cat "$T/reg-$port/log" >&2
   die "registry on $port did not start"
 }
+# use_podman: podman in the test's temp dir as `p ...`: its own --root/--runroot, vfs storage,
+# runc, and a CONTAINERS_CONF with ulimits these machines allow (see MACHINE.md).
+use_podman() {
+  cat >"$T/containers.conf" <<CONF
+[containers]
+default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
+netns = "none"
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+CONF
+  export CONTAINERS_CONF="$T/containers.conf"
+}
+p() { podman --root "$T/proot" --runroot "$T/prun" --storage-driver vfs "$@"; }

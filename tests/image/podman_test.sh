@@ -5,17 +5,7 @@
 source "$(dirname "$0")/lib.sh"
 need podman; need runc
 [[ -s "$FIX/busybox.tar" ]] || skip "fixture busybox.tar missing"
-cat >"$T/containers.conf" <<CONF
-[containers]
-default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
-netns = "none"
-[engine]
-runtime = "runc"
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-CONF
-export CONTAINERS_CONF="$T/containers.conf"
-p() { podman --root "$T/proot" --runroot "$T/prun" --storage-driver vfs "$@"; }
+use_podman
 p import -q "$FIX/busybox.tar" localhost/pbb:1 >/dev/null
 p save -q --format docker-archive -o "$T/p-docker.tar" localhost/pbb:1
 p save -q --format oci-archive -o "$T/p-oci.tar" localhost/pbb:1
