@@ -1,8 +1,12 @@
 #!/usr/bin/env python3
 """A loopback HTTP proxy in front of a registry that misbehaves once per path:
 the first GET of each blob sends half of it and drops the connection, the first GET of each
-manifest answers 500. Usage: fault_proxy.py LISTEN_PORT UPSTREAM_PORT"""
-import http.server, sys, urllib.request, urllib.error
+manifest answers 500. Usage: fault_proxy.py LISTEN_PORT UPSTREAM_PORT [slow]
+With "slow" it makes no faults and sends blobs in 16 KiB pieces 5 ms apart, so a test can
+kill a client in the middle of a download."""
+import http.server, sys, time, urllib.request, urllib.error
+
+SLOW = len(sys.argv) > 3 and sys.argv[3] == "slow"
 
 UP = "http://127.0.0.1:%s" % sys.argv[2]
 seen = set()
@@ -21,7 +25,7 @@ class H(http.server.BaseHTTPRequestHandler):
         except urllib.error.HTTPError as e:
             r = e
         data = r.read()
-        first = (method, self.path) not in seen
+        first = (method, self.path) not in seen and not SLOW
         seen.add((method, self.path))
         if first and method == "GET" and "/manifests/" in self.path:
             self.send_response(500); self.send_header("Content-Length", "0"); self.end_headers(); return
@@ -34,7 +38,12 @@ class H(http.server.BaseHTTPRequestHandler):
             self.wfile.write(data[: len(data) // 2]); self.wfile.flush()
             self.close_connection = True
             return
-        if method != "HEAD": self.wfile.write(data)
+        if method == "HEAD": return
+        if SLOW and "/blobs/" in self.path:
+            for i in range(0, len(data), 16384):
+                self.wfile.write(data[i:i + 16384]); self.wfile.flush(); time.sleep(0.005)
+            return
+        self.wfile.write(data)
     def do_GET(self): self.forward("GET")
     def do_HEAD(self): self.forward("HEAD")
 
