@@ -41,9 +41,9 @@ start_registry() {
   } >"$T/reg-$port/config.yml"
   docker-registry serve "$T/reg-$port/config.yml" >"$T/reg-$port/log" 2>&1 &
   PIDS+=($!)
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 300); do
     curl -s -o /dev/null "http://127.0.0.1:$port/v2/" && return 0
-    sleep 0.05
+    sleep 0.1
   done
   cat "$T/reg-$port/log" >&2
   die "registry on $port did not start"
