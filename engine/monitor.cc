@@ -28,29 +28,16 @@
 #include "common/scoped_pid.h"
 #include "engine/bundle.h"
 #include "engine/engine.h"
+#include "engine/monitor/monitor_util.h"
 #include "common/strings.h"
 #include "runtime/runtime.h"
 
 namespace berth::engine {
 namespace {
 
-int gSelfPipe = -1;
-void onSignal(int) {
-  int e = errno;
-  char c = 0;
-  (void)!::write(gSelfPipe, &c, 1);
-  errno = e;
-}
-
-void writeAll(int fd, const std::string& s) {
-  size_t off = 0;
-  while (off < s.size()) {
-    ssize_t n = ::write(fd, s.data() + off, s.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    off += static_cast<size_t>(n);
-  }
-}
+using monitor::kSignals;
+using monitor::monoMs;
+using monitor::writeAll;
 
 // Docker's rule for a process that could not be started.
 int startFailureCode(const Error& e) {
@@ -60,12 +47,6 @@ int startFailureCode(const Error& e) {
     return 127;
   if (e.is(EACCES) || m.find("ermission denied") != std::string::npos) return 126;
   return 125;
-}
-
-int64_t monoMs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
 
 std::string selfExe() {
@@ -82,24 +63,14 @@ std::string siblingExe(const std::string& name) {
   return self.substr(0, self.rfind('/') + 1) + name;
 }
 
-const int kSignals[] = {SIGCHLD, SIGUSR1, SIGTERM, SIGINT, SIGHUP, SIGPIPE};
-
-// Signals arrive through a self-pipe from handlers, not by blocking or ignoring them: a
-// blocked mask or SIG_IGN would be inherited by the container's init across exec, handlers
-// are reset to the default there.
+// The self-pipe handlers (monitor_util.h), and an empty signal mask.
 Result<UniqueFd> installSignals() {
-  int sp[2];
-  if (::pipe2(sp, O_CLOEXEC | O_NONBLOCK) < 0) return failErrno("pipe");
-  gSelfPipe = sp[1];
-  struct sigaction sa {};
-  sa.sa_handler = onSignal;
-  sa.sa_flags = SA_RESTART;
-  sigemptyset(&sa.sa_mask);
-  for (int s : kSignals) ::sigaction(s, &sa, nullptr);
+  int rd = monitor::installSelfPipeSignals();
+  if (rd < 0) return failErrno("pipe");
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  return UniqueFd(sp[0]);
+  return UniqueFd(rd);
 }
 
 class Monitor {

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "engine/log_writer.h"
+#include "engine/monitor/monitor_util.h"
 
 namespace {
 
@@ -39,37 +40,15 @@ using berth::engine::appendJsonEscaped;
 using berth::engine::LogWriter;
 using berth::engine::rfc3339Utc;
 
-int gSelfPipe = -1;
-void onSignal(int) {
-  int e = errno;
-  char c = 0;
-  (void)!::write(gSelfPipe, &c, 1);
-  errno = e;
-}
-
-int64_t clockNs(clockid_t id) {
-  timespec ts;
-  clock_gettime(id, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-int64_t monoMs() { return clockNs(CLOCK_MONOTONIC) / 1000000; }
+using berth::engine::monitor::clockNs;
+using berth::engine::monitor::monoMs;
+using berth::engine::monitor::writeAll;
 
 int64_t toI64(const std::string& s, int64_t def) {
   if (s.empty()) return def;
   char* end = nullptr;
   long long v = std::strtoll(s.c_str(), &end, 10);
   return end && *end == 0 ? v : def;
-}
-
-bool writeAll(int fd, const std::string& s) {
-  size_t off = 0;
-  while (off < s.size()) {
-    ssize_t n = ::write(fd, s.data() + off, s.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    off += static_cast<size_t>(n);
-  }
-  return true;
 }
 
 struct Opts {
@@ -405,15 +384,9 @@ int main(int argc, char** argv) {
   }
   ::syscall(SYS_close_range, 6, ~0U, 0);
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
-  int sp[2];
-  if (::pipe2(sp, O_CLOEXEC | O_NONBLOCK) < 0) return 1;
-  gSelfPipe = sp[1];
-  struct sigaction sa {};
-  sa.sa_handler = onSignal;
-  sa.sa_flags = SA_RESTART;
-  sigemptyset(&sa.sa_mask);
-  for (int s : {SIGCHLD, SIGUSR1, SIGTERM, SIGINT, SIGHUP, SIGPIPE}) ::sigaction(s, &sa, nullptr);
+  int sigRead = berth::engine::monitor::installSelfPipeSignals();
+  if (sigRead < 0) return 1;
   for (int fd : {3, 4, 5}) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
   Monitor m(std::move(o));
-  return m.run(sp[0]);
+  return m.run(sigRead);
 }
