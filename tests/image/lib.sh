@@ -41,12 +41,16 @@ start_registry() {
   } >"$T/reg-$port/config.yml"
   docker-registry serve "$T/reg-$port/config.yml" >"$T/reg-$port/log" 2>&1 &
   PIDS+=($!)
+  wait_http "http://127.0.0.1:$port/v2/" "registry on $port" "$T/reg-$port/log"
+}
+# wait_http URL WHAT [LOG]: wait up to 30 s (servers start slowly when ctest runs many tests
+# at once) for URL to answer; else fail naming WHAT, with LOG's content.
+wait_http() {
   for _ in $(seq 1 300); do
-    curl -s -o /dev/null "http://127.0.0.1:$port/v2/" && return 0
+    curl -s -o /dev/null "$1" && return 0
     sleep 0.1
   done
-  cat "$T/reg-$port/log" >&2
-  die "registry on $port did not start"
+  die "$2 did not start${3:+: $(cat "$3" 2>/dev/null)}"
 }
 # use_podman: podman in the test's temp dir as `p ...`: its own --root/--runroot, vfs storage,
 # runc, and a CONTAINERS_CONF with ulimits these machines allow (see MACHINE.md).

@@ -14,8 +14,7 @@ b push -q --tls-verify=false "$ref" >/dev/null
 want=$(b image inspect "$ref" | jq -r '.[0].Id')
 pport=$(free_port)
 python3 "$(dirname "$0")/fault_proxy.py" "$pport" "$port" slow & PIDS+=($!)
-for _ in $(seq 1 300); do curl -s -o /dev/null "http://127.0.0.1:$pport/v2/" && break; sleep 0.1; done
-curl -s -o /dev/null "http://127.0.0.1:$pport/v2/" || die "fault proxy did not start"
+wait_http "http://127.0.0.1:$pport/v2/" "fault proxy"
 slow="127.0.0.1:$pport/c/layered:1"
 complete() {  # the image is named, inspectable and every layer's snapshot is there
   local js n l

@@ -11,8 +11,7 @@ b tag bb:1 "127.0.0.1:$port/f/bb:1"
 b push -q --tls-verify=false "127.0.0.1:$port/f/bb:1" >/dev/null
 pport=$(free_port)
 python3 "$(dirname "$0")/fault_proxy.py" "$pport" "$port" & PIDS+=($!)
-for _ in $(seq 1 300); do curl -s -o /dev/null "http://127.0.0.1:$pport/v2/" && break; sleep 0.1; done
-curl -s -o /dev/null "http://127.0.0.1:$pport/v2/" || die "fault proxy did not start"
+wait_http "http://127.0.0.1:$pport/v2/" "fault proxy"
 rm -rf "$T/root"
 b pull --tls-verify=false "127.0.0.1:$pport/f/bb:1" 2>"$T/log" >/dev/null || { cat "$T/log"; die "pull through faults failed"; }
 b image inspect "127.0.0.1:$pport/f/bb:1" >/dev/null || die "image missing"

@@ -13,14 +13,7 @@ tport=$(free_port)
 python3 "$SRC/tests/image/token_server.py" "$tport" "$T/key.pem" "$T/cert.pem" berth-test-issuer \
   "$T/token.log" 2>"$T/token.err" &
 PIDS+=($!)
-# Python can take seconds to start when ctest runs many tests at once: wait up to 30 s, and
-# say so if the server never answers.
-up=0
-for _ in $(seq 1 300); do
-  curl -s -o /dev/null "http://127.0.0.1:$tport/token" && { up=1; break; }
-  sleep 0.1
-done
-((up)) || die "token server did not start: $(cat "$T/token.err")"
+wait_http "http://127.0.0.1:$tport/token" "token server" "$T/token.err"
 port=$(free_port)
 mkdir -p "$T/reg"
 cat >"$T/reg/config.yml" <<YML
@@ -37,12 +30,7 @@ auth:
 YML
 docker-registry serve "$T/reg/config.yml" >"$T/reg/log" 2>&1 &
 PIDS+=($!)
-up=0
-for _ in $(seq 1 300); do
-  curl -s -o /dev/null "http://127.0.0.1:$port/v2/" && { up=1; break; }
-  sleep 0.1
-done
-((up)) || die "registry did not start: $(cat "$T/reg/log")"
+wait_http "http://127.0.0.1:$port/v2/" registry "$T/reg/log"
 R="127.0.0.1:$port"
 curl -s -D - -o /dev/null "http://$R/v2/" | grep -qi '^www-authenticate: bearer' ||
   die "registry does not ask for a bearer token"
