@@ -86,20 +86,15 @@ void registerVolumes(CLI::App& app, Globals& g) {
     auto* c = vol->add_subcommand("inspect", "show volumes as JSON");
     c->add_option("names", *names)->required();
     c->callback([&g, names] {
-      auto e = openEngine(g);
-      if (!e) return;
       json arr = json::array();
-      for (auto& n : *names) {
-        auto v = e->records().getVolume(n);
-        if (!v) {
-          g.exitCode = reportError(v.error());
-          continue;
-        }
-        arr.push_back({{"Name", v->name}, {"Driver", v->driver},
-                       {"Mountpoint", e->paths().volumeData(v->name)},
-                       {"CreatedAt", engine::rfc3339(v->created)}, {"Labels", v->labels},
-                       {"Scope", "local"}, {"Anonymous", v->anonymous}});
-      }
+      forEach(g, *names, [&](Engine& e, const std::string& n) -> Result<void> {
+        BERTH_ASSIGN(auto v, e.records().getVolume(n));
+        arr.push_back({{"Name", v.name}, {"Driver", v.driver},
+                       {"Mountpoint", e.paths().volumeData(v.name)},
+                       {"CreatedAt", engine::rfc3339(v.created)}, {"Labels", v.labels},
+                       {"Scope", "local"}, {"Anonymous", v.anonymous}});
+        return {};
+      });
       if (!arr.empty()) std::printf("%s\n", arr.dump(4).c_str());
     });
   }
@@ -188,25 +183,20 @@ void registerNetworks(CLI::App& app, Globals& g) {
     auto* c = net->add_subcommand("inspect", "show networks as JSON");
     c->add_option("names", *names)->required();
     c->callback([&g, names] {
-      auto e = openEngine(g);
-      if (!e) return;
       json arr = json::array();
-      for (auto& n : *names) {
-        auto info = e->networks().get(n);
-        if (!info) {
-          g.exitCode = reportError(info.error());
-          continue;
-        }
-        json j = json::parse(network::networkToJson(*info));
+      forEach(g, *names, [&](Engine& e, const std::string& n) -> Result<void> {
+        BERTH_ASSIGN(auto info, e.networks().get(n));
+        json j = json::parse(network::networkToJson(info));
         json ctrs = json::object();
-        if (auto all = e->list(); all)
+        if (auto all = e.list(); all)
           for (auto& r : *all)
             for (auto& a : r.networks)
-              if (a.network == info->name)
+              if (a.network == info.name)
                 ctrs[r.id] = {{"Name", r.name}, {"IPv4Address", a.ip}, {"MacAddress", a.mac}};
         j["Containers"] = ctrs;
         arr.push_back(j);
-      }
+        return {};
+      });
       if (!arr.empty()) std::printf("%s\n", arr.dump(4).c_str());
     });
   }
