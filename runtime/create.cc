@@ -19,6 +19,7 @@
 #include "runtime/hooks.h"
 #include "runtime/init.h"
 #include "runtime/lsm.h"
+#include "runtime/sys.h"
 #include "runtime/runtime_internal.h"
 #include "runtime/state_store.h"
 #include "runtime/sync.h"
@@ -56,13 +57,6 @@ std::string idMap(const std::vector<oci::IdMapping>& m) {
     s += std::to_string(x.containerID) + " " + std::to_string(x.hostID) + " " +
          std::to_string(x.size) + "\n";
   return s;
-}
-
-Result<void> writeFile(const std::string& path, std::string_view v) {
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
-  if (!fd) return failErrno("open " + path);
-  if (::write(fd.get(), v.data(), v.size()) < 0) return failErrno("write " + path);
-  return {};
 }
 
 /// Everything a failed create must undo, in reverse order.
@@ -292,12 +286,12 @@ Result<void> Runtime::create(const CreateOptions& o) {
   // --- Parent side of the setup.
   std::string proc = "/proc/" + std::to_string(pid);
   if (newUserNs) {
-    BERTH_TRY_CTX(writeFile(proc + "/uid_map", idMap(lx.uidMappings)), "linux.uidMappings");
-    BERTH_TRY_CTX(writeFile(proc + "/gid_map", idMap(lx.gidMappings)), "linux.gidMappings");
+    BERTH_TRY_CTX(writeKernelFile(proc + "/uid_map", idMap(lx.uidMappings)), "linux.uidMappings");
+    BERTH_TRY_CTX(writeKernelFile(proc + "/gid_map", idMap(lx.gidMappings)), "linux.gidMappings");
   }
   BERTH_TRY(guard.cgroups->addProcess(pid));
   if (spec.process->oomScoreAdj)
-    BERTH_TRY_CTX(writeFile(proc + "/oom_score_adj", std::to_string(*spec.process->oomScoreAdj)),
+    BERTH_TRY_CTX(writeKernelFile(proc + "/oom_score_adj", std::to_string(*spec.process->oomScoreAdj)),
                   "process.oomScoreAdj");
   Record rec;
   rec.id = o.id;

@@ -1,10 +1,9 @@
 #include "runtime/lsm.h"
 
-#include <fcntl.h>
-#include <unistd.h>
+#include <cerrno>
 
 #include "common/fs.h"
-#include "common/unique_fd.h"
+#include "runtime/sys.h"
 
 namespace berth::runtime::lsm {
 
@@ -41,13 +40,9 @@ namespace {
 Result<void> writeAttr(std::initializer_list<std::string> paths, const std::string& text,
                        const char* what) {
   for (auto& p : paths) {
-    UniqueFd fd(::open(p.c_str(), O_WRONLY | O_CLOEXEC));
-    if (!fd) {
-      if (errno == ENOENT) continue;
-      return failErrno(std::string(what) + ": open " + p);
-    }
-    if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
-      return failErrno(std::string(what) + ": write " + p);
+    auto r = writeKernelFile(p, text);
+    if (!r && r.error().is(ENOENT)) continue;
+    if (!r) return fail(r.error().context(what));
     return {};
   }
   return fail(ErrorCode::kUnsupported, std::string(what) + ": no LSM attribute file in /proc");

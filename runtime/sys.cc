@@ -8,6 +8,16 @@
 #include "common/unique_fd.h"
 
 namespace berth::runtime {
+
+Result<void> writeKernelFile(const std::string& path, std::string_view data) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd) return failErrno("open " + path);
+  ssize_t n = ::write(fd.get(), data.data(), data.size());
+  if (n < 0) return failErrno("write " + path);
+  if (static_cast<size_t>(n) != data.size()) return fail(Error(EIO, "short write " + path));
+  return {};
+}
+
 namespace {
 
 class LinuxSys final : public Sys {

@@ -13,6 +13,11 @@
 
 namespace berth::runtime {
 
+/// Write `data` to an existing kernel interface file (procfs: uid_map, oom_score_adj,
+/// attr/exec, ...) with one write(2): such files take a value whole or refuse it. A short
+/// write is an error too.
+Result<void> writeKernelFile(const std::string& path, std::string_view data);
+
 class Sys {
  public:
   virtual ~Sys() = default;
