@@ -41,6 +41,28 @@ Result<void> syncDir(const std::string& path) {
   return {};
 }
 
+namespace {
+/// All of `data` to `fd`, retrying on EINTR; `what` names the file in the error.
+Result<void> writeAll(int fd, std::string_view data, const std::string& what) {
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return failErrno("write " + what);
+    }
+    off += static_cast<size_t>(n);
+  }
+  return {};
+}
+}  // namespace
+
+Result<void> writeFile(const std::string& path, std::string_view data, mode_t mode) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
+  if (!fd) return failErrno("create " + path);
+  return writeAll(fd.get(), data, path);
+}
+
 Result<void> writeFileAtomic(const std::string& path, std::string_view data, mode_t mode) {
   auto slash = path.rfind('/');
   std::string dir = slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash);
@@ -51,16 +73,9 @@ Result<void> writeFileAtomic(const std::string& path, std::string_view data, mod
   if (!fd) return failErrno("create temp file for " + path);
   std::string tmpPath(tmpl.data());
   auto cleanup = [&] { ::unlink(tmpPath.c_str()); };
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = ::write(fd.get(), data.data() + off, data.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int e = errno;
-      cleanup();
-      return failErrno("write " + tmpPath, e);
-    }
-    off += static_cast<size_t>(n);
+  if (auto w = writeAll(fd.get(), data, tmpPath); !w) {
+    cleanup();
+    return w;
   }
   if (::fchmod(fd.get(), mode) < 0 || ::fsync(fd.get()) < 0) {
     int e = errno;

@@ -20,6 +20,10 @@ Result<void> forEachChunk(const std::string& path,
 /// Write `data` to `path` atomically with `mode`. Readers see the old or the new file, never
 /// a partial one; a crash leaves at worst a `.tmp-*` file beside it, never a torn `path`.
 Result<void> writeFileAtomic(const std::string& path, std::string_view data, mode_t mode = 0644);
+/// Write `data` to `path` (created with `mode`, or truncated) without fsync: for files that
+/// need not survive an OS crash, or are published by a rename whose durability the caller
+/// does not need. Files that must survive go through writeFileAtomic.
+Result<void> writeFile(const std::string& path, std::string_view data, mode_t mode = 0644);
 /// mkdir -p. Existing directories are fine.
 Result<void> mkdirs(const std::string& path, mode_t mode = 0755);
 /// rm -rf that never follows symlinks and stays on one file system. Missing path is fine.

@@ -99,12 +99,7 @@ Result<Record> Engine::create(const RunFlags& flags) {
     for (auto& l : lowers) lowerText += l + "\n";
     // No fsync: like the record itself (synchronous=NORMAL), this need not survive an OS
     // crash; rm removes the directory whatever is in it.
-    {
-      UniqueFd lf(::open((dir + "/lowers").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-      if (!lf || ::write(lf.get(), lowerText.data(), lowerText.size()) !=
-                     static_cast<ssize_t>(lowerText.size()))
-        return failErrno("write " + dir + "/lowers");
-    }
+    BERTH_TRY(fs::writeFile(dir + "/lowers", lowerText, 0600));
     for (auto& m : r.config.mounts) {
       if (m.type != "volume") continue;
       bool anon = m.source.empty();

@@ -98,16 +98,7 @@ void writeSummary(const std::string& storeDir, const std::vector<IndexEntry>& en
   }
   text += "end " + std::to_string(entries.size()) + "\n";
   std::string tmp = storeDir + "/index.summary.tmp";
-  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (!fd) return;
-  size_t off = 0;
-  while (off < text.size()) {
-    ssize_t n = ::write(fd.get(), text.data() + off, text.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    off += static_cast<size_t>(n);
-  }
-  fd.reset();
+  if (!fs::writeFile(tmp, text)) return;
   ::rename(tmp.c_str(), (storeDir + "/index.summary").c_str());
 }
 

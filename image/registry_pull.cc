@@ -274,19 +274,6 @@ Result<std::string> getSmallBlob(RegistryHttp& h, const Reference& r, const oci:
   return body;
 }
 
-Result<void> writeFile(const std::string& path, std::string_view data) {
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (!fd) return failErrno("create " + path);
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = ::write(fd.get(), data.data() + off, data.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return failErrno("write " + path);
-    off += static_cast<size_t>(n);
-  }
-  return {};
-}
-
 }  // namespace
 
 Result<Image> pull(Store& store, const std::string& refText, const RegistryOptions& opts) {
@@ -423,9 +410,9 @@ Result<Image> pull(Store& store, const std::string& refText, const RegistryOptio
   if (!meta) return ctx(meta.error());
   bool needCfg = !store.hasBlob(man->config.digest), needMan = !store.hasBlob(manifestDigest);
   if (needCfg)
-    if (auto w = writeFile(meta->path() + "/config", cfgText); !w) return ctx(w.error());
+    if (auto w = fs::writeFile(meta->path() + "/config", cfgText); !w) return ctx(w.error());
   if (needMan)
-    if (auto w = writeFile(meta->path() + "/manifest", text); !w) return ctx(w.error());
+    if (auto w = fs::writeFile(meta->path() + "/manifest", text); !w) return ctx(w.error());
   {
     UniqueFd sfd(::open(store.dir().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!sfd || ::syncfs(sfd.get()) < 0) return ctx(Error(errno, "syncfs " + store.dir()));
