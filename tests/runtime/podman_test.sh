@@ -9,6 +9,9 @@ src="$(cd "$(dirname "$0")/../.." && pwd)"
 command -v podman >/dev/null || { echo "podman not installed: skipped"; exit 77; }
 [[ -f "$src/build/fixtures/busybox.tar" ]] || { echo "no busybox fixture: skipped"; exit 77; }
 T="$(mktemp -d /tmp/berth-podman-test-XXXXXX)"
+# Work from the temp dir: podman's conmon leaves an empty `oom` marker file in its working
+# directory when the memory-hog case below is OOM-killed (it landed in the source tree).
+cd "$T"
 export CONTAINERS_CONF="$T/containers.conf"
 cat >"$CONTAINERS_CONF" <<'CONF'
 [containers]
