@@ -27,6 +27,22 @@ class PluginExec {
 /// The real thing: fork+exec `<pluginDir>/<plugin>` with a clean environment.
 std::unique_ptr<PluginExec> makeRealPluginExec(std::string pluginDir = "/usr/lib/cni");
 
+class IptablesRunner;
+
+/// In-process implementations of the plugin types berth's conflists use: `bridge` (with
+/// `host-local` IPAM, over rtnetlink), `host-local`, `portmap` and `firewall` (iptables
+/// backend). They read the same config and CNI_* environment and answer the same CNI 1.0
+/// result as Debian's binaries, and keep leases in host-local's on-disk format. Firewall rules
+/// are per network (installed once, remembered by a marker under `stateDir`) except published
+/// ports (one iptables-restore per ADD/DEL). Any other type, or a config option they do not
+/// handle, goes to `fallback`. `ipt` null means the real iptables-restore.
+std::unique_ptr<PluginExec> makeNativePluginExec(std::string stateDir,
+                                                 std::unique_ptr<PluginExec> fallback,
+                                                 std::unique_ptr<IptablesRunner> ipt = nullptr);
+
+/// The in-process plugins, or Debian's binaries when the environment has BERTH_CNI_EXEC=1.
+std::unique_ptr<PluginExec> makeDefaultPluginExec(const std::string& stateDir);
+
 struct CniRuntime {
   std::string containerId;
   std::string netns;     ///< path of the netns file

@@ -58,14 +58,17 @@ void deleteBridge(const std::string& name) {
   ::ioctl(s.get(), SIOCBRDELBR, name.c_str());
 }
 
-// Drops entries of roots that no longer exist (deleted temp roots) and their bridges.
-json gcRegistry(json reg) {
+// Drops entries of roots that no longer exist (deleted temp roots), their bridges and the
+// per-network rules of the in-process plugins.
+json gcRegistry(json reg, IptablesRunner& ipt) {
   json keep = json::array();
   for (auto& e : reg) {
     if (fs::isDir(e.value("root", std::string()))) {
       keep.push_back(e);
     } else {
-      deleteBridge(e.value("bridge", std::string()));
+      std::string br = e.value("bridge", std::string());
+      deleteBridge(br);
+      if (!br.empty()) (void)removeNetworkRules(ipt, br);
     }
   }
   return keep;
@@ -133,12 +136,19 @@ Result<void> validateNetworkName(const std::string& name) {
 }
 
 NetworkStore::NetworkStore(std::string root, std::string runroot,
-                           std::unique_ptr<PluginExec> exec)
+                           std::unique_ptr<PluginExec> exec, std::unique_ptr<IptablesRunner> ipt)
     : dir_(root + "/networks"),
       runroot_(runroot),
       ipamDir_(runroot + "/cni/ipam"),
       root_(std::move(root)),
-      exec_(std::move(exec)) {}
+      exec_(exec ? std::move(exec) : makeDefaultPluginExec(runroot + "/cni")),
+      ipt_(ipt ? std::move(ipt) : makeIptablesRunner()) {}
+
+void NetworkStore::dropNetworkRules(const std::string& bridge) {
+  if (bridge.empty()) return;
+  (void)removeNetworkRules(*ipt_, bridge);
+  for (const char* kind : {"masq", "fwd"}) ::unlink(ruleMarker(runroot_ + "/cni", bridge, kind).c_str());
+}
 
 std::string NetworkStore::netnsPath(const std::string& containerId) const {
   return runroot_ + "/netns/" + containerId;
@@ -178,7 +188,7 @@ Result<NetworkInfo> NetworkStore::createLocked(const std::string& name, const st
   RegistryLock lock;
   if (fs::exists(dir_ + "/" + name + ".json"))
     return fail(ErrorCode::kAlreadyExists, "network with name " + name + " already exists");
-  json reg = gcRegistry(readRegistry());
+  json reg = gcRegistry(readRegistry(), *ipt_);
   std::vector<Subnet> taken = hostRoutes();
   for (auto& e : reg)
     if (auto s = parseSubnet(e.value("subnet", std::string())); s) taken.push_back(*s);
@@ -259,6 +269,7 @@ Result<void> NetworkStore::remove(const std::string& name) {
     if (!(e.value("root", std::string()) == root_ && e.value("name", std::string()) == name))
       keep.push_back(e);
   deleteBridge(n.bridge);
+  dropNetworkRules(n.bridge);
   BERTH_TRY(fs::writeFileAtomic(kRegistry, keep.dump(), 0600));
   ::unlink((dir_ + "/" + name + ".conflist").c_str());
   ::unlink((dir_ + "/" + name + ".json").c_str());

@@ -1,7 +1,8 @@
 #pragma once
 /// CNI networks of one berth root: the default "bridge" network and user-defined ones, each a
 /// conflist berth writes for Debian's plugins (bridge + host-local + portmap + firewall), and
-/// the attach/detach of a container's netns to them. Subnets and bridge names are reserved in
+/// the attach/detach of a container's netns to them (by the in-process plugins by default,
+/// by Debian's binaries with BERTH_CNI_EXEC=1). Subnets and bridge names are reserved in
 /// a host-wide registry so several roots (tests, benchmarks) never collide.
 
 #include <map>
@@ -12,6 +13,7 @@
 
 #include "common/error.h"
 #include "network/cni.h"
+#include "network/iptables.h"
 #include "network/ports.h"
 
 namespace berth::network {
@@ -50,9 +52,12 @@ Result<void> validateNetworkName(const std::string& name);
 
 class NetworkStore {
  public:
-  /// Networks of `root` live in <root>/networks; leases and netns files in <runroot>.
-  NetworkStore(std::string root, std::string runroot,
-               std::unique_ptr<PluginExec> exec = makeRealPluginExec());
+  /// Networks of `root` live in <root>/networks; leases, netns files and the markers of
+  /// installed per-network rules in <runroot>. `exec` null means makeDefaultPluginExec (the
+  /// in-process plugins; Debian's binaries with BERTH_CNI_EXEC=1); `ipt` null, the real
+  /// iptables (used to remove a network's rules).
+  NetworkStore(std::string root, std::string runroot, std::unique_ptr<PluginExec> exec = nullptr,
+               std::unique_ptr<IptablesRunner> ipt = nullptr);
 
   /// The default bridge network, created on first use.
   Result<NetworkInfo> ensureDefault();
@@ -86,8 +91,10 @@ class NetworkStore {
   Result<NetworkInfo> createLocked(const std::string& name, const std::string& subnet,
                                    bool internal, const std::map<std::string, std::string>& labels,
                                    bool isDefault);
+  void dropNetworkRules(const std::string& bridge);
   std::string dir_, runroot_, ipamDir_, root_;
   std::unique_ptr<PluginExec> exec_;
+  std::unique_ptr<IptablesRunner> ipt_;
 };
 
 }  // namespace berth::network
