@@ -156,23 +156,63 @@ Reject Cluster::beginRequest() {
   return Reject::kNone;
 }
 
-bool Cluster::beginPending() {
+Cluster::Pending Cluster::enqueuePending(const std::shared_ptr<PendingWaiter>& w) {
   std::lock_guard lk(mu_);
+  w->granted_ = false;
+  // A slot may have come free since beginAttempt() looked (and nobody was queued to take it).
+  if (pending_.empty() && guard_.inUse(Resource::kConnections) < guard_.limit(Resource::kConnections)) {
+    guard_.tryAcquire(Resource::kConnections);
+    w->granted_ = true;
+    return Pending::kGranted;
+  }
   if (!guard_.tryAcquire(Resource::kPending)) {
     ++stats_.overflow;
-    return false;
+    return Pending::kOverflow;
   }
-  return true;
+  pending_.push_back(w);
+  return Pending::kQueued;
 }
 
-void Cluster::endPending() {
+bool Cluster::leavePending(PendingWaiter& w) {
   std::lock_guard lk(mu_);
   guard_.release(Resource::kPending);
+  if (w.granted_) return true;
+  auto it = std::find_if(pending_.begin(), pending_.end(), [&](auto& p) { return p.get() == &w; });
+  if (it != pending_.end()) pending_.erase(it);
+  return false;
 }
 
-bool Cluster::connectionSlotFree() const {
+void Cluster::releaseGrantedSlot() {
   std::lock_guard lk(mu_);
-  return guard_.inUse(Resource::kConnections) < guard_.limit(Resource::kConnections);
+  releaseConnectionLocked();
+}
+
+size_t Cluster::pendingCount() const {
+  std::lock_guard lk(mu_);
+  return pending_.size();
+}
+
+void Cluster::releaseConnectionLocked() {
+  // Hand the slot over unless a reload lowered max_connections below what is in use.
+  if (!pending_.empty() && guard_.inUse(Resource::kConnections) <= guard_.limit(Resource::kConnections)) {
+    std::shared_ptr<PendingWaiter> w = std::move(pending_.front());
+    pending_.pop_front();
+    w->granted_ = true;
+    w->onGranted();
+    return;
+  }
+  guard_.release(Resource::kConnections);
+}
+
+void Cluster::grantFreeSlotsLocked() {
+  while (!pending_.empty() &&
+         guard_.inUse(Resource::kConnections) < guard_.limit(Resource::kConnections)) {
+    guard_.tryAcquire(Resource::kConnections);
+    std::shared_ptr<PendingWaiter> w = std::move(pending_.front());
+    pending_.pop_front();
+    w->granted_ = true;
+    w->onGranted();
+  }
 }
 
 void Cluster::countResponse(int status) {
@@ -189,10 +229,19 @@ void Cluster::endRequest(int status, Duration total, Duration lastUpstream) {
   if (status == 504) ++stats_.timeouts;
 }
 
-Cluster::Attempt Cluster::beginAttempt(const LbContext& ctx, const Host* avoid, bool retry) {
+Cluster::Attempt Cluster::beginAttempt(const LbContext& ctx, const Host* avoid, bool retry,
+                                       bool slotHeld) {
   std::lock_guard lk(mu_);
   Attempt a;
   a.retry = retry;
+  // A granted slot that this attempt does not use goes to the next waiter.
+  struct SlotGuard {
+    Cluster* c;
+    bool held;
+    ~SlotGuard() {
+      if (held) c->releaseConnectionLocked();
+    }
+  } slot{this, slotHeld};
   if (available_.empty()) {
     ++stats_.noHealthyHost;
     a.reject = Reject::kNoHealthyHost;
@@ -212,7 +261,9 @@ Cluster::Attempt Cluster::beginAttempt(const LbContext& ctx, const Host* avoid, 
     return a;
   }
   // HTTP/1.1: each attempt in flight holds one upstream connection.
-  if (!guard_.tryAcquire(Resource::kConnections)) {
+  if (slot.held) {
+    slot.held = false;
+  } else if (!guard_.tryAcquire(Resource::kConnections)) {
     if (retry) guard_.release(Resource::kRetries);
     a.retry = false;
     ++stats_.overflow;
@@ -230,7 +281,7 @@ Cluster::Attempt Cluster::beginAttempt(const LbContext& ctx, const Host* avoid, 
       }
   }
   if (!h) {
-    guard_.release(Resource::kConnections);
+    releaseConnectionLocked();
     if (retry) guard_.release(Resource::kRetries);
     a.retry = false;
     ++stats_.noHealthyHost;
@@ -251,7 +302,7 @@ void Cluster::endAttempt(Attempt& a, Outcome o, int status, Duration rtt) {
   if (a.retry) guard_.release(Resource::kRetries);
   a.retry = false;
   if (!a.host) return;
-  guard_.release(Resource::kConnections);
+  releaseConnectionLocked();
   Host& h = *a.host;
   if (h.activeRequests) --h.activeRequests;
   breaker_.onResult(a.permit, !isFailure(o));
@@ -318,6 +369,7 @@ void Cluster::updateConfig(const ClusterConfig& cfg) {
   cfg_ = cfg;
   outlier_.setConfig(cfg_.outlier);
   guard_.setLimits(cfg_.limits);
+  grantFreeSlotsLocked();
   breaker_.setConfig(cfg_.breaker);
   if (lbChanged) lb_ = makeLoadBalancer(cfg_, clock_, rng_);
   if (!cfg_.healthCheck.enabled)

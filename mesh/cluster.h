@@ -4,6 +4,7 @@
 /// the failure-rate breaker and statistics. Thread-safe: every method takes the cluster's lock
 /// (one short critical section per call; the data path makes a handful per request).
 
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -62,20 +63,41 @@ class Cluster {
 
   /// Admit a downstream request (max_requests). On kNone the caller must call endRequest.
   Reject beginRequest();
-  /// max_connections is reached: join the pending queue (max_pending_requests). False (an
-  /// overflow counted) when the queue is full; else the caller must call endPending().
-  bool beginPending();
-  void endPending();
-  /// A connection slot is free now (no overflow counted): a pending request may try again.
-  bool connectionSlotFree() const;
+  /// A request waiting for a connection slot (max_connections reached). When an attempt ends,
+  /// its slot goes to the oldest waiter: the cluster marks the waiter granted and calls
+  /// onGranted() under its lock, which must only schedule a wake-up (never call back into the
+  /// cluster). No polling: a waiter sleeps until it is granted or its deadline passes.
+  class PendingWaiter {
+   public:
+    virtual ~PendingWaiter() = default;
+    virtual void onGranted() = 0;
+
+   private:
+    friend class Cluster;
+    bool granted_ = false;  // guarded by the cluster's lock
+  };
+  enum class Pending { kGranted, kQueued, kOverflow };
+  /// beginAttempt() said kMaxConnections: take a slot now if one has come free (kGranted), else
+  /// join the queue (kQueued: call leavePending() once woken or timed out), or kOverflow (503
+  /// overflow-pending, counted) when max_pending_requests are already waiting. After kGranted
+  /// (or leavePending() returning true) the caller holds a connection slot and passes
+  /// slotHeld = true to beginAttempt().
+  Pending enqueuePending(const std::shared_ptr<PendingWaiter>& w);
+  /// Leave the pending queue (woken, or deadline passed). True if a slot was handed over.
+  bool leavePending(PendingWaiter& w);
+  /// Give back a slot handed over by the queue that will not be used.
+  void releaseGrantedSlot();
+  /// Requests waiting for a connection slot now.
+  size_t pendingCount() const;
   /// Count a response the proxy sent for a request beginRequest() refused.
   void countResponse(int status);
   /// Finish a request with the status sent downstream and its timings.
   void endRequest(int status, Duration total, Duration lastUpstream);
 
   /// Pick a host for an attempt. A retry also takes a max_retries slot. `avoid` (the host of
-  /// the previous try) is skipped when another host is available.
-  Attempt beginAttempt(const LbContext& ctx, const Host* avoid, bool retry);
+  /// the previous try) is skipped when another host is available. `slotHeld`: the caller was
+  /// granted a connection slot by the pending queue (on failure it is passed on).
+  Attempt beginAttempt(const LbContext& ctx, const Host* avoid, bool retry, bool slotHeld = false);
   /// Report how an attempt ended (`rtt` from sending to the full response).
   void endAttempt(Attempt& a, Outcome o, int status, Duration rtt);
   /// Count a retry that the budget refused.
@@ -136,6 +158,10 @@ class Cluster {
 
  private:
   void rebuildAvailableLocked();
+  /// Give back a connection slot: to the oldest pending waiter if any, else to the pool.
+  void releaseConnectionLocked();
+  /// Hand free connection slots to waiters (after max_connections was raised).
+  void grantFreeSlotsLocked();
   HostPtr findLocked(const std::string& id) const;
   Result<void> addHostLocked(const HostPort& hp, const std::string& origin);
 
@@ -150,6 +176,7 @@ class Cluster {
   FailureBreaker breaker_;
   std::vector<HostPtr> hosts_;
   std::vector<Host*> available_;
+  std::deque<std::shared_ptr<PendingWaiter>> pending_;  ///< oldest first
   size_t ejected_ = 0;
   ClusterStats stats_;
 };

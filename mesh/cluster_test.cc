@@ -109,6 +109,80 @@ TEST(Cluster, MaxConnectionsBoundsAttemptsInFlight) {
   EXPECT_EQ(c.snapshot().stats.overflow, 1u);
 }
 
+struct TestWaiter : Cluster::PendingWaiter {
+  int woken = 0;
+  void onGranted() override { ++woken; }
+};
+
+// A released connection slot goes straight to the oldest waiter (no polling, no clock), new
+// requests cannot jump the queue, the queue is bounded by max_pending_requests, and a waiter
+// that gives up leaves no slot behind.
+TEST(Cluster, PendingWaitersAreHandedReleasedSlotsInOrder) {
+  ManualClock clock;
+  auto cfg = threeHosts();
+  cfg.limits.maxConnections = 1;
+  cfg.limits.maxPendingRequests = 2;
+  Cluster c(cfg, clock, 3);
+  auto a1 = c.beginAttempt({}, nullptr, false);
+  ASSERT_TRUE(a1);
+  auto w1 = std::make_shared<TestWaiter>(), w2 = std::make_shared<TestWaiter>();
+  auto w3 = std::make_shared<TestWaiter>();
+  EXPECT_EQ(c.enqueuePending(w1), Cluster::Pending::kQueued);
+  EXPECT_EQ(c.enqueuePending(w2), Cluster::Pending::kQueued);
+  EXPECT_EQ(c.enqueuePending(w3), Cluster::Pending::kOverflow);  // max_pending_requests
+  EXPECT_EQ(c.pendingCount(), 2u);
+
+  c.endAttempt(a1, Outcome::kSuccess, 200, 1ms);
+  EXPECT_EQ(w1->woken, 1);  // at once, in endAttempt
+  EXPECT_EQ(w2->woken, 0);
+  EXPECT_FALSE(c.beginAttempt({}, nullptr, false));  // the slot is w1's, not a newcomer's
+  ASSERT_TRUE(c.leavePending(*w1));
+  auto a2 = c.beginAttempt({}, nullptr, false, /*slotHeld=*/true);
+  ASSERT_TRUE(a2);
+
+  // w2 gives up (deadline): it leaves the queue without a slot.
+  EXPECT_FALSE(c.leavePending(*w2));
+  EXPECT_EQ(c.pendingCount(), 0u);
+  c.endAttempt(a2, Outcome::kSuccess, 200, 1ms);
+  EXPECT_EQ(w2->woken, 0);
+  auto a3 = c.beginAttempt({}, nullptr, false);  // the slot went back to the pool
+  ASSERT_TRUE(a3);
+
+  // A granted slot that the attempt cannot use (no host) passes to the next waiter.
+  auto w4 = std::make_shared<TestWaiter>();
+  EXPECT_EQ(c.enqueuePending(w4), Cluster::Pending::kQueued);
+  c.endAttempt(a3, Outcome::kSuccess, 200, 1ms);
+  ASSERT_TRUE(c.leavePending(*w4));
+  auto w5 = std::make_shared<TestWaiter>();
+  EXPECT_EQ(c.enqueuePending(w5), Cluster::Pending::kQueued);
+  for (auto& h : c.hosts()) ASSERT_TRUE(c.drainHost(h->id));
+  auto none = c.beginAttempt({}, nullptr, false, /*slotHeld=*/true);
+  EXPECT_FALSE(none);
+  EXPECT_EQ(none.reject, Reject::kNoHealthyHost);
+  EXPECT_EQ(w5->woken, 1);
+  EXPECT_TRUE(c.leavePending(*w5));
+}
+
+// A reload that raises max_connections wakes waiters for the new slots.
+TEST(Cluster, RaisingMaxConnectionsWakesWaiters) {
+  ManualClock clock;
+  auto cfg = threeHosts();
+  cfg.limits.maxConnections = 1;
+  Cluster c(cfg, clock, 3);
+  auto a1 = c.beginAttempt({}, nullptr, false);
+  ASSERT_TRUE(a1);
+  auto w = std::make_shared<TestWaiter>();
+  EXPECT_EQ(c.enqueuePending(w), Cluster::Pending::kQueued);
+  cfg.limits.maxConnections = 2;
+  c.updateConfig(cfg);
+  EXPECT_EQ(w->woken, 1);
+  EXPECT_TRUE(c.leavePending(*w));
+  // A slot free when a request is about to queue is taken at once.
+  auto w2 = std::make_shared<TestWaiter>();
+  c.endAttempt(a1, Outcome::kSuccess, 200, 1ms);
+  EXPECT_EQ(c.enqueuePending(w2), Cluster::Pending::kGranted);
+}
+
 TEST(Cluster, MaxRequestsThreshold) {
   ManualClock clock;
   auto cfg = threeHosts();

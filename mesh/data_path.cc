@@ -3,6 +3,7 @@
 // worker has its own pooled http::Client.
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -122,6 +123,26 @@ Failure failureFor(Outcome o, const Error* e) {
       return {502, "upstream-reset"};
   }
 }
+
+// A request queued for a connection slot: the cluster cancels the timer (on the waiter's own
+// executor) to wake it. Shared: the posted wake-up may outlive the request's coroutine.
+struct SlotWaiter final : Cluster::PendingWaiter, std::enable_shared_from_this<SlotWaiter> {
+  explicit SlotWaiter(asio::any_io_executor ex) : timer(std::move(ex)) {}
+  void onGranted() override {
+    asio::post(timer.get_executor(), [self = shared_from_this()] { self->timer.cancel(); });
+  }
+  asio::steady_timer timer;
+};
+
+// Leaves the queue (giving back a slot granted meanwhile) if the coroutine is destroyed while
+// waiting, as when its listener's server is torn down.
+struct PendingGuard {
+  Cluster* cluster;
+  SlotWaiter* waiter;
+  ~PendingGuard() {
+    if (cluster && cluster->leavePending(*waiter)) cluster->releaseGrantedSlot();
+  }
+};
 
 struct Ctx {
   Proxy::Impl* proxy;
@@ -296,36 +317,29 @@ asio::awaitable<http::Response> handle(Proxy::Impl* proxy, std::string listenerK
     }
     auto attempt = cluster->beginAttempt(lbctx, prev.get(), retries > 0);
     if (!attempt && attempt.reject == Reject::kMaxConnections) {
-      // Every connection slot is busy: wait as a pending request (max_pending_requests), or
-      // answer 503 overflow-pending at once when the queue is full. Waiters poll for a free
-      // slot every 0.25-2 ms until the route deadline.
-      if (!cluster->beginPending()) {
+      // Every connection slot is busy: wait as a pending request (max_pending_requests) until
+      // the cluster hands this request a released slot or the route deadline passes; answer
+      // 503 overflow-pending at once when the queue is full.
+      auto waiter = std::make_shared<SlotWaiter>(co_await asio::this_coro::executor);
+      Cluster::Pending pr = cluster->enqueuePending(waiter);
+      bool granted = pr == Cluster::Pending::kGranted;
+      if (pr == Cluster::Pending::kOverflow) {
         attempt.reject = Reject::kMaxPending;
-      } else {
-        asio::steady_timer t(co_await asio::this_coro::executor);
-        auto step = std::chrono::microseconds(250);
-        bool timedOut = false;
-        for (;;) {
-          if (proxy->clock.now() >= deadline) {
-            timedOut = true;
-            break;
-          }
-          if (cluster->connectionSlotFree()) {
-            attempt = cluster->beginAttempt(lbctx, prev.get(), retries > 0);
-            if (attempt || attempt.reject != Reject::kMaxConnections) break;
-          }
-          t.expires_after(step);
-          co_await t.async_wait(kAwait);
-          step = std::min<std::chrono::microseconds>(step * 2, std::chrono::microseconds(2000));
-        }
-        cluster->endPending();
-        if (timedOut) {
+      } else if (pr == Cluster::Pending::kQueued) {
+        waiter->timer.expires_at(asio::steady_timer::clock_type::now() +
+                                 (deadline - proxy->clock.now()));
+        PendingGuard guard{cluster, waiter.get()};
+        co_await waiter->timer.async_wait(kAwait);  // cancelled by onGranted()
+        guard.cluster = nullptr;
+        granted = cluster->leavePending(*waiter);
+        if (!granted) {
           lastResp.reset();
           lastOutcome = Outcome::kTimeout;
           lastError.reset();
           break;
         }
       }
+      if (granted) attempt = cluster->beginAttempt(lbctx, prev.get(), retries > 0, true);
     }
     if (!attempt) {
       if (retries == 0) rejectReason = rejectName(attempt.reject);

@@ -4,6 +4,7 @@
 // 503), reset (accept, read the request, reset the connection).
 // Every mode but reset also serves:
 //   GET  /count         -> number of requests seen (not counting /count and /mode)
+//   GET  /maxactive     -> most requests in progress at once so far
 //   POST /mode/<MODE>   -> switch mode (ok, slow, flaky, fail)
 //   GET  /healthz       -> 200, or 503 in fail mode
 // Responses carry x-backend: ID and x-seen-traceparent: the traceparent it received.
@@ -17,6 +18,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -34,6 +36,7 @@ namespace {
 
 std::atomic<int> gMode{0};  // 0 ok, 1 slow, 2 flaky, 3 fail
 std::atomic<uint64_t> gCount{0};
+int gActive = 0, gMaxActive = 0;  // one worker thread
 std::string gId;
 int gDelayMs = 100;
 
@@ -48,6 +51,7 @@ int modeOf(const std::string& m) {
 asio::awaitable<Response> handle(Request& req) {
   std::string_view path = req.path();
   if (path == "/count") co_return Response(200, std::to_string(gCount.load()) + "\n");
+  if (path == "/maxactive") co_return Response(200, std::to_string(gMaxActive) + "\n");
   if (req.method == "POST" && path.substr(0, 6) == "/mode/") {
     int m = modeOf(std::string(path.substr(6)));
     if (m < 0) co_return Response(400, "bad mode\n");
@@ -58,10 +62,12 @@ asio::awaitable<Response> handle(Request& req) {
   if (path == "/healthz") co_return Response(mode == 3 ? 503 : 200, "health\n");
   uint64_t n = gCount.fetch_add(1);
   Response r;
+  gMaxActive = std::max(gMaxActive, ++gActive);
   if (mode == 1) {
     asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(gDelayMs));
     co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
   }
+  --gActive;
   if (mode == 3 || (mode == 2 && n % 2 == 1)) {
     r = Response(503, "unavailable from " + gId + "\n");
   } else {
