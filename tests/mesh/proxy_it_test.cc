@@ -380,6 +380,42 @@ TEST_F(MeshIT, PendingRequestsProceedWhenASlotFrees) {
   EXPECT_LT(took.count(), 2500) << "queued requests must proceed when a slot frees";
 }
 
+// HEAD through the proxy to an HTTP/1.1 client: the answer carries the Content-Length the
+// backend gave (what a GET would have), no body, and the connection stays in step (a GET
+// pipelined behind it gets its own, correct response).
+TEST_F(MeshIT, HeadKeepsContentLengthForHttp1Clients) {
+  uint16_t b = startBackend("ok");
+  uint16_t port = startProxy(
+      "admin: 127.0.0.1:{A}\n"
+      "clusters: [{name: be, endpoints: [" + ep(b) + "]}]\n"
+      "listeners: [{address: 127.0.0.1:{L}, routes: [{cluster: be}]}]\n");
+  auto lengthOf = [](const std::string& resp) -> std::string {
+    auto p = resp.find("\r\nContent-Length: ");
+    if (p == std::string::npos) return "";
+    p += 18;
+    return resp.substr(p, resp.find("\r\n", p) - p);
+  };
+  const std::string head = "HEAD /h HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+  std::string direct = rawExchange(b, head);
+  std::string want = lengthOf(direct);
+  ASSERT_FALSE(want.empty() || want == "0") << direct;
+  std::string viaProxy = rawExchange(port, head);
+  EXPECT_EQ(viaProxy.substr(0, 12), "HTTP/1.1 200") << viaProxy;
+  EXPECT_EQ(lengthOf(viaProxy), want) << viaProxy;
+  EXPECT_EQ(viaProxy.size(), viaProxy.find("\r\n\r\n") + 4) << "a HEAD answer has no body";
+  // Pipelined HEAD then GET on one connection.
+  std::string both = rawExchange(port,
+      "HEAD /h HTTP/1.1\r\nHost: a\r\n\r\nGET /h HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+  size_t end1 = both.find("\r\n\r\n");
+  ASSERT_NE(end1, std::string::npos) << both;
+  EXPECT_EQ(lengthOf(both.substr(0, end1 + 2)), want);
+  std::string second = both.substr(end1 + 4);
+  EXPECT_EQ(second.substr(0, 12), "HTTP/1.1 200") << both;
+  size_t body = second.find("\r\n\r\n");
+  ASSERT_NE(body, std::string::npos) << both;
+  EXPECT_EQ(second.substr(body + 4), "b" + std::to_string(b) + " GET /h body=\n");
+}
+
 // admin_socket: the admin API on a unix socket (mode 0600), same handler as the TCP one.
 TEST_F(MeshIT, AdminApiOnAUnixSocket) {
   uint16_t b0 = startBackend("ok"), b1 = startBackend("ok");
