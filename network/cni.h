@@ -35,7 +35,8 @@ class IptablesRunner;
 /// result as Debian's binaries, and keep leases in host-local's on-disk format. Firewall rules
 /// are per network (installed once, remembered by a marker under `stateDir`) except published
 /// ports (one iptables-restore per ADD/DEL). Any other type, or a config option they do not
-/// handle, goes to `fallback`. `ipt` null means the real iptables-restore.
+/// handle, goes to `fallback` (null: makeRealPluginExec()). `ipt` null means the real
+/// iptables-restore.
 std::unique_ptr<PluginExec> makeNativePluginExec(std::string stateDir,
                                                  std::unique_ptr<PluginExec> fallback,
                                                  std::unique_ptr<IptablesRunner> ipt = nullptr);

@@ -87,6 +87,7 @@ class NativePluginExec : public PluginExec {
                    std::unique_ptr<IptablesRunner> ipt)
       : stateDir_(std::move(stateDir)), fallback_(std::move(fallback)), ipt_(std::move(ipt)) {
     if (!ipt_) ipt_ = makeIptablesRunner();
+    if (!fallback_) fallback_ = makeRealPluginExec();
   }
 
   Result<std::string> run(const std::string& plugin, const std::map<std::string, std::string>& env,
