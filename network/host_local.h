@@ -5,11 +5,10 @@
 /// last address handed out from range set <set>, and `lock` is flock'ed around every change.
 
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "common/error.h"
 

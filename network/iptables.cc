@@ -83,21 +83,22 @@ std::string cleanupScript(const std::string& saved, const std::string& table,
 
 RuleSet masqRules(const std::string& bridge, const std::string& subnet) {
   std::string c = natChain(bridge);
-  return {"nat",
-          {c},
-          {"-A " + c + " -d " + subnet + " -j ACCEPT",
-           "-A " + c + " ! -d 224.0.0.0/4 -j MASQUERADE"},
-          {"-A POSTROUTING -s " + subnet + " -m comment --comment \"berth network " + bridge +
-           "\" -j " + c}};
+  return {
+      "nat",
+      {c},
+      {"-A " + c + " -d " + subnet + " -j ACCEPT", "-A " + c + " ! -d 224.0.0.0/4 -j MASQUERADE"},
+      {"-A POSTROUTING -s " + subnet + " -m comment --comment \"berth network " + bridge +
+       "\" -j " + c}};
 }
 
 RuleSet forwardRules(const std::string& bridge, const std::string& subnet) {
   std::string c = fwdChain(bridge);
-  return {"filter",
-          {c},
-          {"-A " + c + " -d " + subnet + " -m conntrack --ctstate RELATED,ESTABLISHED,DNAT -j ACCEPT",
-           "-A " + c + " -s " + subnet + " -j ACCEPT"},
-          {"-I FORWARD -m comment --comment \"berth network " + bridge + "\" -j " + c}};
+  return {
+      "filter",
+      {c},
+      {"-A " + c + " -d " + subnet + " -m conntrack --ctstate RELATED,ESTABLISHED,DNAT -j ACCEPT",
+       "-A " + c + " -s " + subnet + " -j ACCEPT"},
+      {"-I FORWARD -m comment --comment \"berth network " + bridge + "\" -j " + c}};
 }
 
 RuleSet hostPortRules(const std::string& containerId, const std::string& ifname,
@@ -105,7 +106,8 @@ RuleSet hostPortRules(const std::string& containerId, const std::string& ifname,
                       const std::vector<PortMapping>& ports) {
   std::string h = sha256Digest(containerId + "/" + ifname).substr(7, 16);
   std::string hp = "BERTH-HP-" + h, hm = "BERTH-HM-" + h;
-  std::string tag = " -m comment --comment \"berth " + containerId.substr(0, 12) + " " + ifname + "\"";
+  std::string tag =
+      " -m comment --comment \"berth " + containerId.substr(0, 12) + " " + ifname + "\"";
   RuleSet s{"nat", {hp, hm}, {}, {}};
   for (auto& p : ports) {
     if (p.hostIp.find(':') != std::string::npos) continue;
@@ -192,8 +194,9 @@ Result<std::string> runTool(const std::vector<std::string>& argv, const std::str
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     std::string msg(str::trim(err));
     if (auto nl = msg.find('\n'); nl != std::string::npos) msg = msg.substr(0, nl);
-    return fail(ErrorCode::kInternal, argv[0] + " failed: " + (msg.empty() ? "exit status " +
-                                                                    std::to_string(status) : msg));
+    return fail(
+        ErrorCode::kInternal,
+        argv[0] + " failed: " + (msg.empty() ? "exit status " + std::to_string(status) : msg));
   }
   return out;
 }

@@ -64,8 +64,10 @@ PrevInfo prevInfo(const json& prev) {
     for (auto& i : prev["interfaces"]) {
       if (i.contains("sandbox") && !i.value("sandbox", std::string()).empty()) continue;
       std::string n = i.value("name", std::string());
-      if (p.bridge.empty()) p.bridge = n;
-      else if (p.hostVeth.empty()) p.hostVeth = n;
+      if (p.bridge.empty())
+        p.bridge = n;
+      else if (p.hostVeth.empty())
+        p.hostVeth = n;
     }
   }
   if (prev.contains("ips") && prev["ips"].is_array() && !prev["ips"].empty()) {
@@ -102,15 +104,19 @@ class NativePluginExec : public PluginExec {
     c.netns = get("CNI_NETNS");
     c.ifname = get("CNI_IFNAME");
     c.conf = json::parse(stdinData, nullptr, false);
-    if (!c.conf.is_object() || !handles(plugin, c))
-      return fallback_->run(plugin, env, stdinData);
+    if (!c.conf.is_object() || !handles(plugin, c)) return fallback_->run(plugin, env, stdinData);
     Result<std::string> r;
-    if (plugin == "bridge") r = c.command == "ADD" ? bridgeAdd(c) : bridgeDel(c);
-    else if (plugin == "host-local") r = c.command == "ADD" ? ipamAdd(c) : ipamDel(c);
-    else if (plugin == "portmap") r = c.command == "ADD" ? portmapAdd(c) : portmapDel(c);
-    else r = c.command == "ADD" ? firewallAdd(c) : prev(c);
+    if (plugin == "bridge")
+      r = c.command == "ADD" ? bridgeAdd(c) : bridgeDel(c);
+    else if (plugin == "host-local")
+      r = c.command == "ADD" ? ipamAdd(c) : ipamDel(c);
+    else if (plugin == "portmap")
+      r = c.command == "ADD" ? portmapAdd(c) : portmapDel(c);
+    else
+      r = c.command == "ADD" ? firewallAdd(c) : prev(c);
     if (!r)
-      return fail(std::move(r.error()).context("CNI plugin " + plugin + " " + c.command + " failed"));
+      return fail(
+          std::move(r.error()).context("CNI plugin " + plugin + " " + c.command + " failed"));
     return r;
   }
 
@@ -288,10 +294,9 @@ class NativePluginExec : public PluginExec {
     auto brNow = nl::getLink(host, br);
     json res = ipamResult(c, lease);
     res["ips"][0]["interface"] = 2;
-    res["interfaces"] = json::array(
-        {{{"name", br}, {"mac", brNow ? brNow->mac : bridge.mac}},
-         {{"name", hostVeth}, {"mac", hv.mac}},
-         {{"name", c.ifname}, {"mac", cv.mac}, {"sandbox", c.netns}}});
+    res["interfaces"] = json::array({{{"name", br}, {"mac", brNow ? brNow->mac : bridge.mac}},
+                                     {{"name", hostVeth}, {"mac", hv.mac}},
+                                     {{"name", c.ifname}, {"mac", cv.mac}, {"sandbox", c.netns}}});
     done = true;
     return res.dump();
   }

@@ -165,9 +165,9 @@ TEST_F(NativeCni, AttachDetachLeavesNothing) {
   EXPECT_NE(addr.find("eth0    inet " + a->ip + "/24"), std::string::npos) << addr;
   EXPECT_NE(addr.find("lo    inet 127.0.0.1/8"), std::string::npos) << addr;
   EXPECT_NE(sh("nsenter --net=" + ns + " ip link show eth0").find(a->mac), std::string::npos);
-  EXPECT_NE(sh("nsenter --net=" + ns + " ip -4 route").find("default via " + net_.gateway +
-                                                            " dev eth0"),
-            std::string::npos);
+  EXPECT_NE(
+      sh("nsenter --net=" + ns + " ip -4 route").find("default via " + net_.gateway + " dev eth0"),
+      std::string::npos);
   // Lease in host-local's format.
   EXPECT_EQ(*fs::readFile(leaseDir() + "/" + a->ip), id + "\r\neth0");
   // Rules: per network and per container.
@@ -260,9 +260,9 @@ TEST_F(NativeCni, LeasesSharedWithDebianHostLocal) {
   json ipamConf = {{"cniVersion", "1.0.0"}, {"name", net_.name}, {"ipam", plugin["ipam"]}};
   std::string ns = newNetns("ipam");  // host-local never enters it, but wants it set
   auto env = [&](const char* cmd, const std::string& id) {
-    return std::map<std::string, std::string>{{"CNI_COMMAND", cmd}, {"CNI_CONTAINERID", id},
-                                              {"CNI_NETNS", ns}, {"CNI_IFNAME", "eth0"},
-                                              {"CNI_PATH", "/usr/lib/cni"}, {"CNI_ARGS", ""}};
+    return std::map<std::string, std::string>{
+        {"CNI_COMMAND", cmd},   {"CNI_CONTAINERID", id},      {"CNI_NETNS", ns},
+        {"CNI_IFNAME", "eth0"}, {"CNI_PATH", "/usr/lib/cni"}, {"CNI_ARGS", ""}};
   };
   auto r1 = real->run("host-local", env("ADD", "goid"), ipamConf.dump());
   ASSERT_TRUE(r1) << r1.error().message();
