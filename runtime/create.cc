@@ -119,7 +119,7 @@ Result<void> Runtime::create(const CreateOptions& o) {
     return fail(ErrorCode::kInvalidArgument,
                 "config.json: linux.uidMappings/gidMappings: required with a new user namespace");
   BERTH_TRY(lsm::check(spec));  // applied by the init, or rejected here (runtime/lsm.h)
-  if (spec.process->terminal && o.consoleSocket.empty())
+  if (spec.process->terminal && o.consoleSocket.empty() && o.consoleSocketFd < 0)
     return fail(ErrorCode::kInvalidArgument, "process.terminal is true: --console-socket is required");
   BERTH_ASSIGN(MountPlan plan, planMounts(spec, rootfs, userNs != nullptr));
   BERTH_ASSIGN(CapSets caps, parseCaps(spec.process->capabilities));
@@ -218,7 +218,10 @@ Result<void> Runtime::create(const CreateOptions& o) {
   }
 
   UniqueFd console;
-  if (spec.process->terminal) {
+  if (spec.process->terminal && o.consoleSocketFd >= 0) {
+    console.reset(::fcntl(o.consoleSocketFd, F_DUPFD_CLOEXEC, 3));
+    if (!console) return failErrno("dup console socket");
+  } else if (spec.process->terminal) {
     BERTH_ASSIGN(int c, connectUnix(o.consoleSocket));
     console.reset(c);
   }

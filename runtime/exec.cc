@@ -87,7 +87,7 @@ Result<pid_t> Runtime::exec(const std::string& id, const ExecOptions& o) {
   if (spec.linux && spec.linux->seccomp) {
     BERTH_ASSIGN(seccomp, compileSeccomp(*spec.linux->seccomp));
   }
-  if (proc.terminal && o.consoleSocket.empty())
+  if (proc.terminal && o.consoleSocket.empty() && o.consoleSocketFd < 0)
     return fail(ErrorCode::kInvalidArgument, "exec --tty needs --console-socket");
 
   // Namespace fds of the init, skipping those we already share.
@@ -110,7 +110,10 @@ Result<pid_t> Runtime::exec(const std::string& id, const ExecOptions& o) {
   if (!sameProcessAlive(rec.pid, rec.startTime))
     return fail(ErrorCode::kFailedPrecondition, "container \"" + id + "\" is not running");
   UniqueFd console;
-  if (proc.terminal) {
+  if (proc.terminal && o.consoleSocketFd >= 0) {
+    console.reset(::fcntl(o.consoleSocketFd, F_DUPFD_CLOEXEC, 3));
+    if (!console) return failErrno("dup console socket");
+  } else if (proc.terminal) {
     BERTH_ASSIGN(int c, connectUnix(o.consoleSocket));
     console.reset(c);
   }

@@ -66,6 +66,9 @@ struct CreateOptions {
   std::string bundle;  ///< absolute directory holding config.json
   std::string pidFile;        ///< write the init's host pid here (atomic), if set
   std::string consoleSocket;  ///< unix socket to send the pty master to (process.terminal)
+  /// Instead of consoleSocket: a connected unix socket (e.g. one end of a socketpair) the pty
+  /// master is sent on; for in-process callers. Not closed by the runtime.
+  int consoleSocketFd = -1;
   bool noPivot = false;       ///< chroot instead of pivot_root (e.g. rootfs on ramfs)
   int preserveFds = 0;        ///< pass fds 3..3+n-1 through to the container
   Stdio stdio;
@@ -86,6 +89,7 @@ struct ExecOptions {
   std::vector<std::string> addCaps;  ///< added to every capability set
   bool tty = false;
   std::string consoleSocket;  ///< required with tty: receives the pty master
+  int consoleSocketFd = -1;   ///< or a connected socket, as CreateOptions::consoleSocketFd
   std::string pidFile;
   int preserveFds = 0;
   Stdio stdio;
