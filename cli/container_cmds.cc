@@ -16,6 +16,7 @@
 #include "common/strings.h"
 #include "engine/engine.h"
 #include "engine/logs.h"
+#include "engine/tty.h"
 #include "image/store.h"
 
 namespace berth::cli {
@@ -24,20 +25,33 @@ namespace {
 using engine::Engine;
 using nlohmann::json;
 std::atomic<int> gPendingSignal{0};
-void catchSignal(int sig) { gPendingSignal = sig; }
+std::atomic<bool> gResized{false};
+void catchSignal(int sig) {
+  if (sig == SIGWINCH) gResized = true;
+  else gPendingSignal = sig;
+}
 
-// Forward SIGINT/SIGTERM/SIGHUP to the container while we wait in the foreground.
-int waitForeground(Engine& e, UniqueFd& exitPipe, const std::string& id) {
+// Forward SIGINT/SIGTERM/SIGHUP to the container while we wait in the foreground. With a
+// pty (-t), our terminal is raw while stdin goes into it (-i), and SIGWINCH goes to the
+// monitor, which reads our terminal's new size and gives it to the pty.
+int waitForeground(Engine& e, UniqueFd& exitPipe, const std::string& id, bool tty,
+                   bool interactive) {
   struct sigaction sa {};
   sa.sa_handler = catchSignal;
   sigemptyset(&sa.sa_mask);
   for (int s : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(s, &sa, nullptr);
+  if (tty) ::sigaction(SIGWINCH, &sa, nullptr);
+  engine::RawTerminal raw(tty && interactive ? 0 : -1);
+  pid_t monitorPid = 0;
+  if (tty)
+    if (auto r = e.get(id)) monitorPid = r->monitorPid;
   std::string msg;
   char buf[64];
   for (;;) {
     ssize_t n = ::read(exitPipe.get(), buf, sizeof buf);
     if (n < 0 && errno == EINTR) {
       if (int s = gPendingSignal.exchange(0); s) (void)e.kill(id, s);
+      if (gResized.exchange(false) && monitorPid > 0) ::kill(monitorPid, SIGWINCH);
       continue;
     }
     if (n <= 0) break;
@@ -93,7 +107,7 @@ void addRunFlags(CLI::App* c, engine::RunFlags& f, std::shared_ptr<std::string> 
   c->set_help_flag("--help", "print this help");  // -h is --hostname, as in Docker
   c->add_flag("-d,--detach", f.detach, "run in the background and print the container id");
   c->add_flag("-i,--interactive", f.interactive, "keep stdin open");
-  c->add_flag("-t,--tty", f.tty, "use the caller's terminal (foreground)");
+  c->add_flag("-t,--tty", f.tty, "allocate a pseudo-terminal (held by the container's monitor)");
   c->add_flag("--rm", f.rm, "remove the container when it exits");
   c->add_option("--name", f.name, "container name");
   c->add_option("-e,--env", f.env, "set an environment variable KEY=VALUE (or KEY)");
@@ -172,7 +186,7 @@ void registerRun(CLI::App& app, Globals& g, bool create) {
       std::printf("%s\n", rec->id.c_str());
       return;
     }
-    g.exitCode = waitForeground(*e, exitPipe, rec->id);
+    g.exitCode = waitForeground(*e, exitPipe, rec->id, f->tty, f->interactive);
   });
 }
 
@@ -180,15 +194,18 @@ void registerLifecycle(CLI::App& app, Globals& g) {
   {
     auto refs = std::make_shared<std::vector<std::string>>();
     auto attach = std::make_shared<bool>(false);
+    auto interactive = std::make_shared<bool>(false);
     auto* c = app.add_subcommand("start", "start stopped containers");
     c->add_flag("-a,--attach", *attach, "attach output and wait for the exit code");
+    c->add_flag("-i,--interactive", *interactive, "with -a: pass stdin to the container");
     c->add_option("containers", *refs)->required();
-    c->callback([&g, refs, attach] {
+    c->callback([&g, refs, attach, interactive] {
       auto e = openEngine(g);
       if (!e) return;
       for (auto& ref : *refs) {
         engine::StartIo io;
         io.attach = *attach;
+        io.interactive = *attach && *interactive;
         UniqueFd exitPipe;
         int code = 125;
         auto r = e->start(ref, io, &exitPipe, &code);
@@ -199,7 +216,8 @@ void registerLifecycle(CLI::App& app, Globals& g) {
         }
         if (*attach) {
           auto rec = e->get(ref);
-          g.exitCode = waitForeground(*e, exitPipe, rec ? rec->id : ref);
+          g.exitCode = waitForeground(*e, exitPipe, rec ? rec->id : ref,
+                                      rec && rec->config.tty, io.interactive);
         } else {
           std::printf("%s\n", ref.c_str());
         }
@@ -439,7 +457,7 @@ void registerLogsExec(CLI::App& app, Globals& g) {
     auto cmd = std::make_shared<std::vector<std::string>>();
     auto* c = app.add_subcommand("exec", "run a command in a running container");
     c->add_flag("-i,--interactive", req->interactive, "keep stdin open");
-    c->add_flag("-t,--tty", req->tty, "use the caller's terminal");
+    c->add_flag("-t,--tty", req->tty, "allocate a pseudo-terminal");
     c->add_flag("-d,--detach", req->detach, "run in the background");
     c->add_option("-e,--env", req->env, "KEY=VALUE");
     c->add_option("-u,--user", req->user, "user[:group]");

@@ -70,8 +70,13 @@ Result<void> mergeImageConfig(ContainerConfig& c, const oci::ImageConfig& img) {
   bool hasPath = false;
   for (auto& e : env) hasPath = hasPath || envKey(e) == "PATH";
   if (!hasPath) env.insert(env.begin(), "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-  for (auto& e : c.env) setEnv(env, e);
-  if (c.tty) setEnv(env, "TERM=xterm");
+  bool hasTerm = false;
+  for (auto& e : env) hasTerm = hasTerm || envKey(e) == "TERM";
+  for (auto& e : c.env) {
+    setEnv(env, e);
+    hasTerm = hasTerm || envKey(e) == "TERM";
+  }
+  if (c.tty && !hasTerm) env.push_back("TERM=xterm");  // Docker's default; -e TERM wins
   c.env = env;
   std::vector<std::string> entry = c.entrypoint ? *c.entrypoint : ic.entrypoint;
   std::vector<std::string> cmd = c.cmd;

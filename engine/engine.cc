@@ -15,8 +15,10 @@
 #include "common/log.h"
 #include "common/strings.h"
 #include "engine/bundle.h"
+#include "engine/tty.h"
 #include "image/store.h"
 #include "common/scoped_pid.h"
+#include "runtime/process_setup.h"
 #include "runtime/runtime.h"
 
 namespace berth::engine {
@@ -165,7 +167,7 @@ Result<void> Engine::spawnMonitor(const Record& r, const StartIo& io, UniqueFd& 
     ::dup2(s, 3);
     ::dup2(e, 4);
     ::syscall(SYS_close_range, 5, ~0U, 0);
-    ::_exit(runMonitor(paths_.root, paths_.runroot, r.id, io.attach));
+    ::_exit(runMonitor(paths_.root, paths_.runroot, r.id, io.attach, io.interactive));
   }
   int st = 0;
   while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
@@ -434,6 +436,23 @@ Result<ExecResult> Engine::exec(const std::string& ref, const ExecRequest& req) 
   UniqueFd devnull(::open("/dev/null", O_RDWR | O_CLOEXEC));
   o.stdio.in = req.interactive ? 0 : devnull.get();
   if (req.detach) o.stdio.out = o.stdio.err = devnull.get();
+  // -t (not detached): the process gets a pty of the container's devpts as its controlling
+  // terminal; we receive the master and copy it to and from our stdio.
+  UniqueFd consoleOurs, consoleTheirs;
+  if (req.tty && !req.detach) {
+    int sp[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) return failErrno("socketpair");
+    consoleOurs.reset(sp[0]);
+    consoleTheirs.reset(sp[1]);
+    o.tty = true;
+    o.consoleSocketFd = consoleTheirs.get();
+    auto hasTerm = [](const std::vector<std::string>& env) {
+      for (const auto& e : env)
+        if (str::startsWith(e, "TERM=")) return true;
+      return false;
+    };
+    if (!hasTerm(req.env) && !hasTerm(r.config.env)) o.env.push_back("TERM=xterm");
+  }
   auto pid = runtime().exec(r.id, o);
   if (!pid) {
     auto& e = pid.error();
@@ -450,6 +469,17 @@ Result<ExecResult> Engine::exec(const std::string& ref, const ExecRequest& req) 
     // double-wait nothing and leave it. The berth process exits right away, so the child is
     // reparented and reaped by the host's init.
     return ExecResult{0, {}};
+  }
+  if (o.tty) {
+    consoleTheirs.reset();
+    auto master = runtime::recvFd(consoleOurs.get());
+    if (!master) {
+      ::kill(*pid, SIGKILL);
+      ::waitpid(*pid, nullptr, 0);
+      return fail(master.error().context("receive the pty master"));
+    }
+    UniqueFd m(*master);
+    return ExecResult{exitCodeFromStatus(pumpTerminal(m.get(), req.interactive, *pid)), {}};
   }
   int st = 0;
   while (::waitpid(*pid, &st, 0) < 0 && errno == EINTR) {

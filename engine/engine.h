@@ -167,13 +167,14 @@ class Engine {
 /// the record, sets up, starts the init, answers on fd 3, then execs `berth-monitor`. Returns
 /// (the process's exit status) only when the start failed.
 int runMonitor(const std::string& root, const std::string& runroot, const std::string& id,
-               bool attach);
-/// The hidden `berth __monitor-exit ROOT RUNROOT ID ATTACH CODE BACKOFF STARTED UNHEALTHY`,
+               bool attach, bool interactive);
+/// The hidden `berth __monitor-exit ROOT RUNROOT ID ATTACH CODE BACKOFF STARTED UNHEALTHY`
+/// (ATTACH: detach, attach, or attach-stdin when the CLI's stdin goes into the pty),
 /// exec'd by berth-monitor in the same process when the init exited: records the exit,
 /// restarts (and execs berth-monitor again) or tears down; its return value is the exit status.
 int runMonitorExit(const std::string& root, const std::string& runroot, const std::string& id,
-                   bool attach, int exitCode, int64_t backoffMs, int64_t startedMs,
-                   bool unhealthyKill);
+                   bool attach, bool interactive, int exitCode, int64_t backoffMs,
+                   int64_t startedMs, bool unhealthyKill);
 
 /// "Up 3 minutes", "Exited (0) 2 seconds ago" for ps.
 std::string statusText(const Record& r, int64_t nowNs);

@@ -10,13 +10,16 @@
 //   and execs berth-monitor again), or tears down, removes --rm containers and writes the
 //   exit code to the attached CLI.
 //
-// fds: 0 = the container's stdin, 1/2 = the attached CLI's stdout/stderr (or /dev/null),
+// fds: 0 = the container's stdin (with -t: what berth-monitor copies into the pty when the
+// CLI is attached with -i), 1/2 = the attached CLI's stdout/stderr (or /dev/null),
 // 3 = sync pipe ("ok" or "err CODE MESSAGE" once the first start is decided; closed after),
 // 4 = exit channel (the exit code, for an attached CLI).
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -30,6 +33,7 @@
 #include "engine/engine.h"
 #include "engine/monitor/monitor_util.h"
 #include "common/strings.h"
+#include "runtime/process_setup.h"
 #include "runtime/runtime.h"
 
 namespace berth::engine {
@@ -73,10 +77,26 @@ Result<UniqueFd> installSignals() {
   return UniqueFd(rd);
 }
 
+// The pty's first size: the attached caller's terminal, else 24x80 (a detached container's
+// programs would otherwise see 0x0).
+oci::ConsoleSize terminalSize(bool attached) {
+  struct winsize ws {};
+  if (attached)
+    for (int fd : {1, 0})
+      if (::ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col)
+        return oci::ConsoleSize{ws.ws_row, ws.ws_col};
+  return oci::ConsoleSize{24, 80};
+}
+
 class Monitor {
  public:
-  Monitor(std::unique_ptr<Engine> eng, std::string id, bool attach, UniqueFd sigfd)
-      : eng_(std::move(eng)), id_(std::move(id)), attach_(attach), sigfd_(std::move(sigfd)) {}
+  Monitor(std::unique_ptr<Engine> eng, std::string id, bool attach, bool interactive,
+          UniqueFd sigfd)
+      : eng_(std::move(eng)),
+        id_(std::move(id)),
+        attach_(attach),
+        interactive_(interactive),
+        sigfd_(std::move(sigfd)) {}
 
   /// `__monitor`: claim, set up, start the init, answer on the sync pipe, become berth-monitor.
   int start();
@@ -91,7 +111,7 @@ class Monitor {
 
   std::unique_ptr<Engine> eng_;
   std::string id_;
-  bool attach_;
+  bool attach_, interactive_;
   Record rec_;
   UniqueFd sigfd_;
   UniqueFd out_, err_;
@@ -106,13 +126,19 @@ Result<void> Monitor::startOnce() {
   runtime::CreateOptions co;
   co.id = id_;
   co.bundle = eng_->paths().containerDir(id_);
-  UniqueFd outW, errW;
-  bool direct = c.tty && attach_;  // -t in the foreground: the container shares our terminal
-  spec.process->terminal = false;
+  UniqueFd outW, errW, consoleOurs, consoleTheirs;
   out_.reset();
   err_.reset();
-  if (direct) {
-    co.stdio = {0, 1, 2};
+  spec.process->terminal = c.tty;
+  if (c.tty) {
+    // -t: the init makes a pty in the container's own devpts, takes the slave as its
+    // controlling terminal and stdio, and sends us the master, which berth-monitor holds.
+    int sp[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) return failErrno("socketpair");
+    consoleOurs.reset(sp[0]);
+    consoleTheirs.reset(sp[1]);
+    co.consoleSocketFd = consoleTheirs.get();
+    spec.process->consoleSize = terminalSize(attach_);
   } else {
     int p[2];
     if (::pipe2(p, O_CLOEXEC) < 0) return failErrno("pipe");
@@ -128,6 +154,16 @@ Result<void> Monitor::startOnce() {
   BERTH_TRY(eng_->runtime().create(co));
   outW.reset();
   errW.reset();
+  if (c.tty) {
+    // The init sent the master before it reported ready, so it is waiting in the socket.
+    consoleTheirs.reset();
+    auto master = runtime::recvFd(consoleOurs.get());
+    if (!master) {
+      (void)eng_->runtime().remove(id_, true);
+      return fail(master.error().context("receive the pty master"));
+    }
+    out_.reset(*master);
+  }
   auto st = eng_->runtime().state(id_);
   if (!st) {
     (void)eng_->runtime().remove(id_, true);
@@ -167,7 +203,8 @@ void Monitor::becomeLean() {
       "logmax=" + std::to_string(c.logMaxSize), "logfiles=" + std::to_string(c.logMaxFile),
       "started=" + std::to_string(startedMs_), "backoff=" + std::to_string(backoffMs_),
       std::string("restart=") + (c.restart.name != "no" ? "1" : "0"),
-      std::string("pipes=") + (out_ ? "1" : "0")};
+      std::string("tty=") + (c.tty ? "1" : "0"),
+      std::string("stdin=") + (attach_ && interactive_ ? "1" : "0")};
   if (c.health && !c.health->test.empty()) {
     const auto& h = *c.health;
     std::vector<std::string> cmd;
@@ -186,13 +223,10 @@ void Monitor::becomeLean() {
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
-  if (out_) {
-    ::dup2(out_.get(), 3);
-    ::dup2(err_.get(), 5);
-  } else {
-    ::close(3);
-    ::close(5);
-  }
+  // fd 3: the init's stdout pipe or the pty master; fd 5: its stderr pipe (none with a pty).
+  ::dup2(out_.get(), 3);
+  if (err_) ::dup2(err_.get(), 5);
+  else ::close(5);
   ::fcntl(4, F_SETFD, 0);
   // berth-monitor installs its handlers first thing; until then a stop's SIGUSR1 must not
   // kill us (SIGCHLD stays default: ignoring it would reap the init behind our back).
@@ -357,20 +391,21 @@ bool Engine::finishExit(const std::string& id, int exitCode, bool unhealthyKill)
 namespace {
 
 Result<std::unique_ptr<Monitor>> openMonitor(const std::string& root, const std::string& runroot,
-                                             const std::string& id, bool attach) {
+                                             const std::string& id, bool attach,
+                                             bool interactive) {
   for (int fd : {3, 4}) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
   BERTH_ASSIGN(auto sigfd, installSignals());
   BERTH_ASSIGN(auto eng, Engine::open(root, runroot));
   log::init(log::Level::kWarn, log::Format::kText, eng->paths().containerDir(id) + "/monitor.log");
-  return std::make_unique<Monitor>(std::move(eng), id, attach, std::move(sigfd));
+  return std::make_unique<Monitor>(std::move(eng), id, attach, interactive, std::move(sigfd));
 }
 
 }  // namespace
 
 int runMonitor(const std::string& root, const std::string& runroot, const std::string& id,
-               bool attach) {
-  auto m = openMonitor(root, runroot, id, attach);
+               bool attach, bool interactive) {
+  auto m = openMonitor(root, runroot, id, attach, interactive);
   if (!m) {
     writeAll(3, "err 125 " + m.error().message() + "\n");
     return 1;
@@ -379,9 +414,9 @@ int runMonitor(const std::string& root, const std::string& runroot, const std::s
 }
 
 int runMonitorExit(const std::string& root, const std::string& runroot, const std::string& id,
-                   bool attach, int exitCode, int64_t backoffMs, int64_t startedMs,
-                   bool unhealthyKill) {
-  auto m = openMonitor(root, runroot, id, attach);
+                   bool attach, bool interactive, int exitCode, int64_t backoffMs,
+                   int64_t startedMs, bool unhealthyKill) {
+  auto m = openMonitor(root, runroot, id, attach, interactive);
   if (!m) {
     writeAll(4, std::to_string(exitCode) + "\n");
     return 1;

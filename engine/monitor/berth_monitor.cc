@@ -3,7 +3,9 @@
 // `berth __monitor` (the full engine, forked from the CLI) sets the container up and starts its
 // init as its own child, then execs this program in the same process, which therefore stays the
 // init's parent (and child subreaper). Here, with only libc and a few pages touched, it:
-//   * pumps the init's stdout/stderr into rotated JSON-line logs, and to the attached CLI,
+//   * pumps the init's stdout/stderr (or, with -t, the pty master it holds) into rotated
+//     JSON-line logs, and to the attached CLI; with -t -i attached, copies the CLI's stdin into
+//     the pty and follows the CLI terminal's size (the CLI passes SIGWINCH on to us),
 //   * runs health checks (`berth-runtime exec` into the container) and writes their state to
 //     <dir>/health.json, which the engine reads when it reports the container,
 //   * kills an unhealthy init when the container has a restart policy,
@@ -12,12 +14,14 @@
 //     policy, tear down and remove --rm containers.
 //
 // argv: berth-monitor KEY=VALUE... [-- HEALTHCHECK ARGS...]
-// fds:  0 container stdin (not used here), 1/2 the attached CLI's stdout/stderr (or
-//       /dev/null), 3 init stdout pipe, 4 exit channel (socket or pipe to the attached CLI, or
-//       /dev/null), 5 init stderr pipe. fds 3 and 5 are absent (-) when the init holds a tty.
+// fds:  0 container stdin (with tty=1 stdin=1: the attached CLI's stdin, copied into the pty),
+//       1/2 the attached CLI's stdout/stderr (or /dev/null), 3 init stdout pipe or (tty=1) the
+//       pty master, 4 exit channel (socket or pipe to the attached CLI, or /dev/null), 5 init
+//       stderr pipe (absent with tty=1).
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -60,7 +64,8 @@ struct Opts {
   int64_t started = 0;        // CLOCK_MONOTONIC ms of the init's start
   int64_t backoff = 100;      // restart backoff carried between restarts
   bool restartPolicy = false;  // an unhealthy init is killed (and restarted by the policy)
-  bool pipes = true;           // false: the init holds a terminal, there is no output to pump
+  bool tty = false;            // fd 3 is a pty master (stdout and stderr in one), no fd 5
+  bool stdinPump = false;      // copy fd 0 into the pty (attached with -i -t)
   int64_t hInterval = 0, hTimeout = 30000, hStart = 0, hRetries = 3;
   std::vector<std::string> health;  // the command to exec, already in argv form
 };
@@ -79,7 +84,8 @@ class Monitor {
  public:
   explicit Monitor(Opts o)
       : o_(std::move(o)), logs_(o_.log, o_.logMax, static_cast<int>(o_.logFiles)) {
-    if (!o_.pipes) out_ = err_ = -1;
+    if (o_.tty) err_ = -1;
+    if (o_.tty && o_.stdinPump) in_ = 0;
   }
   int run(int sigfd);
 
@@ -89,11 +95,16 @@ class Monitor {
   void finishHealth(int status);
   void writeHealth();
   bool drain(int& fd, int si);
+  void readInput();
+  void flushInput();
+  void followWinsize();
   [[noreturn]] void handOff();
 
   Opts o_;
   LogWriter logs_;
-  int out_ = 3, err_ = 5, timer_ = -1;
+  int out_ = 3, err_ = 5, in_ = -1, timer_ = -1;
+  std::string pending_;  // stdin not yet taken by the pty
+  winsize ws_{};
   bool teeOk_ = true;
   int status_ = 0;
   bool unhealthyKill_ = false;
@@ -120,6 +131,47 @@ bool Monitor::drain(int& fd, int si) {
     fd = -1;
   }
   return false;
+}
+
+// The pty's input queue is small and the master non-blocking: what it does not take now
+// waits in pending_, and stdin is not read again until that is gone.
+void Monitor::flushInput() {
+  while (!pending_.empty() && out_ >= 0) {
+    ssize_t w = ::write(out_, pending_.data(), pending_.size());
+    if (w > 0) {
+      pending_.erase(0, static_cast<size_t>(w));
+    } else if (w < 0 && errno == EINTR) {
+      continue;
+    } else {
+      if (w < 0 && errno == EAGAIN) return;
+      pending_.clear();
+      return;
+    }
+  }
+}
+
+void Monitor::readInput() {
+  char buf[4096];
+  ssize_t r = ::read(in_, buf, sizeof buf);
+  if (r > 0) {
+    pending_.append(buf, static_cast<size_t>(r));
+  } else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
+    ::close(in_);
+    in_ = -1;
+    pending_ += '\x04';  // end of input: ^D to the pty's line discipline
+  }
+  flushInput();
+}
+
+// An attached CLI sends us SIGWINCH when its terminal is resized: give the pty the same size
+// (the kernel then signals the container's foreground process group).
+void Monitor::followWinsize() {
+  if (!o_.tty || !o_.attach || out_ < 0) return;
+  winsize ws{};
+  if (::ioctl(1, TIOCGWINSZ, &ws) != 0 && ::ioctl(0, TIOCGWINSZ, &ws) != 0) return;
+  if (!ws.ws_row || !ws.ws_col || (ws.ws_row == ws_.ws_row && ws.ws_col == ws_.ws_col)) return;
+  ws_ = ws;
+  ::ioctl(out_, TIOCSWINSZ, &ws);
 }
 
 void Monitor::startHealth() {
@@ -231,10 +283,14 @@ int Monitor::run(int sigfd) {
       checkChildren = false;
       if (exited) break;
     }
-    pollfd fds[5];
-    int n = 0, iOut = -1, iErr = -1, iTimer = -1, iHc = -1;
+    pollfd fds[6];
+    int n = 0, iOut = -1, iErr = -1, iIn = -1, iTimer = -1, iHc = -1;
     fds[n++] = {sigfd, POLLIN, 0};
-    if (out_ >= 0) { iOut = n; fds[n++] = {out_, POLLIN, 0}; }
+    if (out_ >= 0) {
+      iOut = n;
+      fds[n++] = {out_, static_cast<short>(POLLIN | (pending_.empty() ? 0 : POLLOUT)), 0};
+    }
+    if (in_ >= 0 && pending_.empty()) { iIn = n; fds[n++] = {in_, POLLIN, 0}; }
     if (err_ >= 0) { iErr = n; fds[n++] = {err_, POLLIN, 0}; }
     if (timer_ >= 0) { iTimer = n; fds[n++] = {timer_, POLLIN, 0}; }
     if (hc_.out >= 0) { iHc = n; fds[n++] = {hc_.out, POLLIN, 0}; }
@@ -264,6 +320,8 @@ int Monitor::run(int sigfd) {
     if (rc <= 0) continue;
     if (iOut >= 0 && (fds[iOut].revents & (POLLIN | POLLHUP | POLLERR))) drain(out_, 0);
     if (iErr >= 0 && (fds[iErr].revents & (POLLIN | POLLHUP | POLLERR))) drain(err_, 1);
+    if (iOut >= 0 && (fds[iOut].revents & POLLOUT)) flushInput();
+    if (iIn >= 0 && (fds[iIn].revents & (POLLIN | POLLHUP | POLLERR))) readInput();
     if (iHc >= 0 && (fds[iHc].revents & (POLLIN | POLLHUP | POLLERR))) {
       char buf[4096];
       ssize_t r = ::read(hc_.out, buf, sizeof buf);
@@ -283,6 +341,7 @@ int Monitor::run(int sigfd) {
       while (::read(sigfd, junk, sizeof junk) > 0) {
       }
       checkChildren = true;
+      followWinsize();
     }
   }
   // The init is gone; its pid namespace went with it. Drain what is left, briefly.
@@ -326,7 +385,8 @@ void Monitor::handOff() {
     }
   }
   std::vector<std::string> args = {o_.berth, "__monitor-exit", o_.root, o_.runroot, o_.id,
-                                   o_.attach ? "attach" : "detach", std::to_string(code),
+                                   !o_.attach ? "detach" : o_.stdinPump ? "attach-stdin" : "attach",
+                                   std::to_string(code),
                                    std::to_string(o_.backoff), std::to_string(o_.started),
                                    unhealthyKill_ ? "1" : "0"};
   std::vector<char*> argv;
@@ -374,7 +434,8 @@ int main(int argc, char** argv) {
     else if (k == "htimeout") o.hTimeout = toI64(v, 30000);
     else if (k == "hstart") o.hStart = toI64(v, 0);
     else if (k == "hretries") o.hRetries = toI64(v, 3);
-    else if (k == "pipes") o.pipes = v != "0";
+    else if (k == "tty") o.tty = v == "1";
+    else if (k == "stdin") o.stdinPump = v == "1";
   }
   for (; i < argc; ++i) o.health.push_back(argv[i]);
   if (o.id.empty() || o.init <= 0 || o.berth.empty()) {
@@ -387,6 +448,7 @@ int main(int argc, char** argv) {
   int sigRead = berth::engine::monitor::installSelfPipeSignals();
   if (sigRead < 0) return 1;
   for (int fd : {3, 4, 5}) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+  if (o.tty) ::fcntl(3, F_SETFL, ::fcntl(3, F_GETFL) | O_NONBLOCK);
   Monitor m(std::move(o));
   return m.run(sigRead);
 }

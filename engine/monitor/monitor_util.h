@@ -14,8 +14,8 @@
 
 namespace berth::engine::monitor {
 
-/// The signals a monitor watches.
-inline constexpr int kSignals[] = {SIGCHLD, SIGUSR1, SIGTERM, SIGINT, SIGHUP, SIGPIPE};
+/// The signals a monitor watches (SIGWINCH: the attached CLI's terminal was resized).
+inline constexpr int kSignals[] = {SIGCHLD, SIGUSR1, SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGWINCH};
 
 inline int gSelfPipe = -1;
 inline void onSelfPipeSignal(int) {
