@@ -24,9 +24,14 @@ class DirLock {
  public:
   static Result<DirLock> take(const std::string& dir) {
     UniqueFd fd(::open((dir + "/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-    if (!fd) return failErrno("open " + dir + "/lock");
-    while (::flock(fd.get(), LOCK_EX) < 0)
-      if (errno != EINTR) return failErrno("lock " + dir);
+    if (!fd) {
+      return failErrno("open " + dir + "/lock");
+    }
+    while (::flock(fd.get(), LOCK_EX) < 0) {
+      if (errno != EINTR) {
+        return failErrno("lock " + dir);
+      }
+    }
     return DirLock(std::move(fd));
   }
 
@@ -43,11 +48,17 @@ bool isLeaseName(const std::string& n) {
 std::vector<std::string> matching(const std::string& dir, const std::string& match) {
   std::vector<std::string> out;
   auto names = fs::listDir(dir);
-  if (!names) return out;
+  if (!names) {
+    return out;
+  }
   for (auto& n : *names) {
-    if (!isLeaseName(n)) continue;
-    auto c = fs::readFile(dir + "/" + n);
-    if (c && str::trim(*c) == match) out.push_back(n);
+    if (!isLeaseName(n)) {
+      continue;
+    }
+    auto c = fs::readFile(fs::join(dir, n));
+    if (c && str::trim(*c) == match) {
+      out.push_back(n);
+    }
   }
   return out;
 }
@@ -58,18 +69,25 @@ Result<std::vector<IpRange>> parseRanges(const json& ipam) {
   std::vector<json> raw;
   if (ipam.contains("ranges") && ipam["ranges"].is_array() && !ipam["ranges"].empty() &&
       ipam["ranges"][0].is_array()) {
-    for (auto& r : ipam["ranges"][0]) raw.push_back(r);
+    for (auto& r : ipam["ranges"][0]) {
+      raw.push_back(r);
+    }
   } else if (ipam.contains("subnet")) {
     raw.push_back(ipam);
   }
-  if (raw.empty()) return fail(ErrorCode::kInvalidArgument, "host-local: no range configured");
+  if (raw.empty()) {
+    return fail(ErrorCode::kInvalidArgument, "host-local: no range configured");
+  }
   std::vector<IpRange> out;
   for (auto& r : raw) {
-    if (!r.is_object()) return fail(ErrorCode::kInvalidArgument, "host-local: bad range");
+    if (!r.is_object()) {
+      return fail(ErrorCode::kInvalidArgument, "host-local: bad range");
+    }
     std::string sn = r.value("subnet", std::string());
     BERTH_ASSIGN(Subnet s, parseSubnet(sn));
-    if (s.prefix > 30)
+    if (s.prefix > 30) {
       return fail(ErrorCode::kInvalidArgument, "host-local: subnet " + sn + " is too small");
+    }
     IpRange ir;
     ir.subnet = s.addr;
     ir.prefix = s.prefix;
@@ -79,19 +97,24 @@ Result<std::vector<IpRange>> parseRanges(const json& ipam) {
     ir.gateway = s.addr + 1;
     auto ipIn = [&](const char* key, uint32_t& dst) -> Result<void> {
       std::string v = r.value(key, std::string());
-      if (v.empty()) return {};
+      if (v.empty()) {
+        return {};
+      }
       auto ip = nl::parseIp4(v);
-      if (!ip || *ip < s.addr || *ip > bcast)
-        return fail(ErrorCode::kInvalidArgument,
-                    std::string("host-local: ") + key + " " + v + " is not in " + sn);
+      if (!ip || *ip < s.addr || *ip > bcast) {
+        std::string msg = "host-local: ";
+        msg.append(key).append(" ").append(v).append(" is not in ").append(sn);
+        return fail(ErrorCode::kInvalidArgument, msg);
+      }
       dst = *ip;
       return {};
     };
     BERTH_TRY(ipIn("rangeStart", ir.start));
     BERTH_TRY(ipIn("rangeEnd", ir.end));
     BERTH_TRY(ipIn("gateway", ir.gateway));
-    if (ir.start > ir.end)
+    if (ir.start > ir.end) {
       return fail(ErrorCode::kInvalidArgument, "host-local: rangeStart is after rangeEnd");
+    }
     out.push_back(ir);
   }
   return out;
@@ -107,26 +130,36 @@ std::vector<std::string> LeaseStore::find(const std::string& id, const std::stri
 
 Result<Lease> LeaseStore::allocate(const std::vector<IpRange>& ranges, const std::string& id,
                                    const std::string& ifname) {
-  if (ranges.empty()) return fail(ErrorCode::kInvalidArgument, "host-local: no range");
+  if (ranges.empty()) {
+    return fail(ErrorCode::kInvalidArgument, "host-local: no range");
+  }
   BERTH_TRY(fs::mkdirs(dir_, 0755));
   BERTH_ASSIGN(auto lock, DirLock::take(dir_));
   auto rangeOf = [&](uint32_t ip) -> const IpRange* {
-    for (auto& r : ranges)
-      if (ip >= r.start && ip <= r.end) return &r;
+    for (auto& r : ranges) {
+      if (ip >= r.start && ip <= r.end) {
+        return &r;
+      }
+    }
     return nullptr;
   };
   // Idempotent ADD: the address this attachment already holds.
   for (auto& n : find(id, ifname)) {
     auto ip = nl::parseIp4(n);
-    if (ip && rangeOf(*ip)) return Lease{*ip, rangeOf(*ip)};
+    if (ip && rangeOf(*ip)) {
+      return Lease{*ip, rangeOf(*ip)};
+    }
   }
   // Walk every address of the ranges once, starting after the last one handed out.
   size_t ri = 0;
   uint32_t cur = ranges[0].start;
   if (auto last = fs::readFile(dir_ + "/" + kLastPrefix + "0"); last) {
     if (auto ip = nl::parseIp4(std::string(str::trim(*last))); ip && rangeOf(*ip)) {
-      for (size_t i = 0; i < ranges.size(); ++i)
-        if (&ranges[i] == rangeOf(*ip)) ri = i;
+      for (size_t i = 0; i < ranges.size(); ++i) {
+        if (&ranges[i] == rangeOf(*ip)) {
+          ri = i;
+        }
+      }
       cur = *ip;
       if (cur == ranges[ri].end) {
         ri = (ri + 1) % ranges.size();
@@ -137,7 +170,9 @@ Result<Lease> LeaseStore::allocate(const std::vector<IpRange>& ranges, const std
     }
   }
   uint64_t total = 0;
-  for (auto& r : ranges) total += uint64_t{r.end} - r.start + 1;
+  for (auto& r : ranges) {
+    total += uint64_t{r.end} - r.start + 1;
+  }
   std::string content = leaseContent(id, ifname);
   for (uint64_t n = 0; n < total; ++n) {
     const IpRange& r = ranges[ri];
@@ -149,12 +184,18 @@ Result<Lease> LeaseStore::allocate(const std::vector<IpRange>& ranges, const std
       ++cur;
     }
     bool isGateway = false;
-    for (auto& g : ranges) isGateway = isGateway || g.gateway == ip;
-    if (isGateway) continue;
+    for (auto& g : ranges) {
+      isGateway = isGateway || g.gateway == ip;
+    }
+    if (isGateway) {
+      continue;
+    }
     std::string path = dir_ + "/" + nl::formatIp4(ip);
     UniqueFd f(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
     if (!f) {
-      if (errno == EEXIST) continue;
+      if (errno == EEXIST) {
+        continue;
+      }
       return failErrno("host-local: create " + path);
     }
     if (::write(f.get(), content.data(), content.size()) != static_cast<ssize_t>(content.size())) {
@@ -171,13 +212,19 @@ Result<Lease> LeaseStore::allocate(const std::vector<IpRange>& ranges, const std
 }
 
 Result<void> LeaseStore::release(const std::string& id, const std::string& ifname) {
-  if (!fs::isDir(dir_)) return {};
+  if (!fs::isDir(dir_)) {
+    return {};
+  }
   BERTH_ASSIGN(auto lock, DirLock::take(dir_));
   auto hits = matching(dir_, leaseContent(id, ifname));
-  if (hits.empty()) hits = matching(dir_, std::string(str::trim(id)));  // pre-ifname format
-  for (auto& n : hits)
-    if (::unlink((dir_ + "/" + n).c_str()) < 0 && errno != ENOENT)
+  if (hits.empty()) {
+    hits = matching(dir_, std::string(str::trim(id)));  // pre-ifname format
+  }
+  for (auto& n : hits) {
+    if (::unlink((dir_ + "/" + n).c_str()) < 0 && errno != ENOENT) {
       return failErrno("host-local: remove lease " + n);
+    }
+  }
   return {};
 }
 

@@ -28,7 +28,7 @@ using nlohmann::json;
 
 constexpr const char* kRulesLock = "/run/berth-iptables.lock";
 
-struct Call {
+struct Call {  // NOLINT(bugprone-exception-escape): json members, built once per call
   std::string command, containerId, netns, ifname;
   json conf;
 };
@@ -36,14 +36,20 @@ struct Call {
 // Writes "1" to a /proc/sys knob unless it already holds it.
 Result<void> sysctlOn(const std::string& path) {
   auto cur = fs::readFile(path);
-  if (cur && str::trim(*cur) == "1") return {};
+  if (cur && str::trim(*cur) == "1") {
+    return {};
+  }
   UniqueFd f(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
-  if (!f || ::write(f.get(), "1", 1) != 1) return failErrno("write " + path);
+  if (!f || ::write(f.get(), "1", 1) != 1) {
+    return failErrno("write " + path);
+  }
   return {};
 }
 
 Result<void> ignoring(Result<void> r, int errnum) {
-  if (!r && r.error().is(errnum)) return {};
+  if (!r && r.error().is(errnum)) {
+    return {};
+  }
   return r;
 }
 
@@ -59,15 +65,20 @@ struct PrevInfo {
 };
 PrevInfo prevInfo(const json& prev) {
   PrevInfo p;
-  if (!prev.is_object()) return p;
+  if (!prev.is_object()) {
+    return p;
+  }
   if (prev.contains("interfaces") && prev["interfaces"].is_array()) {
     for (auto& i : prev["interfaces"]) {
-      if (i.contains("sandbox") && !i.value("sandbox", std::string()).empty()) continue;
+      if (i.contains("sandbox") && !i.value("sandbox", std::string()).empty()) {
+        continue;
+      }
       std::string n = i.value("name", std::string());
-      if (p.bridge.empty())
+      if (p.bridge.empty()) {
         p.bridge = n;
-      else if (p.hostVeth.empty())
+      } else if (p.hostVeth.empty()) {
         p.hostVeth = n;
+      }
     }
   }
   if (prev.contains("ips") && prev["ips"].is_array() && !prev["ips"].empty()) {
@@ -88,8 +99,12 @@ class NativePluginExec : public PluginExec {
   NativePluginExec(std::string stateDir, std::unique_ptr<PluginExec> fallback,
                    std::unique_ptr<IptablesRunner> ipt)
       : stateDir_(std::move(stateDir)), fallback_(std::move(fallback)), ipt_(std::move(ipt)) {
-    if (!ipt_) ipt_ = makeIptablesRunner();
-    if (!fallback_) fallback_ = makeRealPluginExec();
+    if (!ipt_) {
+      ipt_ = makeIptablesRunner();
+    }
+    if (!fallback_) {
+      fallback_ = makeRealPluginExec();
+    }
   }
 
   Result<std::string> run(const std::string& plugin, const std::map<std::string, std::string>& env,
@@ -104,50 +119,67 @@ class NativePluginExec : public PluginExec {
     c.netns = get("CNI_NETNS");
     c.ifname = get("CNI_IFNAME");
     c.conf = json::parse(stdinData, nullptr, false);
-    if (!c.conf.is_object() || !handles(plugin, c)) return fallback_->run(plugin, env, stdinData);
+    if (!c.conf.is_object() || !handles(plugin, c)) {
+      return fallback_->run(plugin, env, stdinData);
+    }
     Result<std::string> r;
-    if (plugin == "bridge")
+    if (plugin == "bridge") {
       r = c.command == "ADD" ? bridgeAdd(c) : bridgeDel(c);
-    else if (plugin == "host-local")
+    } else if (plugin == "host-local") {
       r = c.command == "ADD" ? ipamAdd(c) : ipamDel(c);
-    else if (plugin == "portmap")
+    } else if (plugin == "portmap") {
       r = c.command == "ADD" ? portmapAdd(c) : portmapDel(c);
-    else
+    } else {
       r = c.command == "ADD" ? firewallAdd(c) : prev(c);
-    if (!r)
+    }
+    if (!r) {
       return fail(
           std::move(r.error()).context("CNI plugin " + plugin + " " + c.command + " failed"));
+    }
     return r;
   }
 
  private:
   // What runs in-process; anything else (CHECK, VERSION, unknown options) goes to the binary.
   static bool handles(const std::string& plugin, const Call& c) {
-    if (c.command != "ADD" && c.command != "DEL") return false;
-    if (c.containerId.empty() || c.ifname.empty()) return false;
+    if (c.command != "ADD" && c.command != "DEL") {
+      return false;
+    }
+    if (c.containerId.empty() || c.ifname.empty()) {
+      return false;
+    }
     const json& k = c.conf;
     if (plugin == "bridge") {
       if (!k.contains("ipam") || !k["ipam"].is_object() ||
-          k["ipam"].value("type", std::string()) != "host-local")
+          k["ipam"].value("type", std::string()) != "host-local") {
         return false;
+      }
       for (const char* unsupported : {"vlan", "isDefaultGateway", "forceAddress", "promiscMode",
-                                      "macspoofchk", "mtu", "enabledad", "vlanTrunk"})
-        if (k.contains(unsupported) && !k[unsupported].is_null() && k[unsupported] != false)
+                                      "macspoofchk", "mtu", "enabledad", "vlanTrunk"}) {
+        if (k.contains(unsupported) && !k[unsupported].is_null() && k[unsupported] != false) {
           return false;
+        }
+      }
       return true;
     }
-    if (plugin == "host-local") return k.contains("ipam") && k["ipam"].is_object();
+    if (plugin == "host-local") {
+      return k.contains("ipam") && k["ipam"].is_object();
+    }
     if (plugin == "portmap") {
       // Only the snat form berth writes; markMasqBit/externalSetMarkChain etc. go to exec.
       return k.value("snat", true) && !k.contains("externalSetMarkChain") &&
              !k.contains("conditionsV4");
     }
-    if (plugin == "firewall") return k.value("backend", std::string("iptables")) == "iptables";
+    if (plugin == "firewall") {
+      return k.value("backend", std::string("iptables")) == "iptables";
+    }
     return false;
   }
 
   static Result<std::string> prev(const Call& c) {
-    if (c.conf.contains("prevResult")) return c.conf["prevResult"].dump();
+    if (c.conf.contains("prevResult")) {
+      return c.conf["prevResult"].dump();
+    }
     return json{{"cniVersion", c.conf.value("cniVersion", std::string("1.0.0"))}}.dump();
   }
 
@@ -171,8 +203,9 @@ class NativePluginExec : public PluginExec {
     json ip = {{"address", nl::formatIp4(l.ip) + "/" + std::to_string(l.range->prefix)},
                {"gateway", nl::formatIp4(l.range->gateway)}};
     json routes = json::array();
-    if (c.conf["ipam"].contains("routes") && c.conf["ipam"]["routes"].is_array())
+    if (c.conf["ipam"].contains("routes") && c.conf["ipam"]["routes"].is_array()) {
       routes = c.conf["ipam"]["routes"];
+    }
     json dns = c.conf["ipam"].contains("dns") ? c.conf["ipam"]["dns"] : json::object();
     return {{"cniVersion", c.conf.value("cniVersion", std::string("1.0.0"))},
             {"ips", json::array({ip})},
@@ -189,9 +222,12 @@ class NativePluginExec : public PluginExec {
       BERTH_TRY(ignoring(host.call(m, "create bridge " + br), EEXIST));
       l = nl::getLink(host, br);
     }
-    if (!l) return fail(std::move(l.error()));
-    if (!l->kind.empty() && l->kind != "bridge")
+    if (!l) {
+      return fail(std::move(l.error()));
+    }
+    if (!l->kind.empty() && l->kind != "bridge") {
       return fail(ErrorCode::kFailedPrecondition, br + " already exists and is not a bridge");
+    }
     if (isGateway) {
       auto m = nl::addAddr4Msg(l->index, gw, prefix);
       BERTH_TRY(ignoring(host.call(m, "add address to " + br), EEXIST));
@@ -206,9 +242,12 @@ class NativePluginExec : public PluginExec {
   Result<std::string> bridgeAdd(const Call& c) {
     const json& k = c.conf;
     std::string br = k.value("bridge", std::string("cni0"));
-    if (br.empty() || br.size() >= IFNAMSIZ)
+    if (br.empty() || br.size() >= IFNAMSIZ) {
       return fail(ErrorCode::kInvalidArgument, "bad bridge name \"" + br + "\"");
-    if (c.netns.empty()) return fail(ErrorCode::kInvalidArgument, "CNI_NETNS is empty");
+    }
+    if (c.netns.empty()) {
+      return fail(ErrorCode::kInvalidArgument, "CNI_NETNS is empty");
+    }
     bool isGateway = k.value("isGateway", false);
     BERTH_ASSIGN(auto ranges, parseRanges(k["ipam"]));
     LeaseStore store(dataDir(c));
@@ -223,23 +262,29 @@ class NativePluginExec : public PluginExec {
       std::function<void()> f;
       ~Undo() { f(); }
     } undo{[&] {
-      if (done) return;
-      if (!hostVeth.empty())
+      if (done) {
+        return;
+      }
+      if (!hostVeth.empty()) {
         if (auto h = nl::Socket::open(); h) {
           auto m = nl::delLinkMsg(hostVeth);
           (void)h->call(m, "delete " + hostVeth);
         }
+      }
       (void)store.release(c.containerId, c.ifname);
     }};
 
     BERTH_ASSIGN(nl::Socket host, nl::Socket::open());
     BERTH_ASSIGN(nl::Link bridge, ensureBridge(host, br, isGateway, gw, prefix));
     UniqueFd nsFd(::open(c.netns.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!nsFd) return failErrno("open netns " + c.netns);
+    if (!nsFd) {
+      return failErrno("open netns " + c.netns);
+    }
     BERTH_ASSIGN(nl::Socket ns, nl::Socket::openIn(c.netns));
-    if (auto existing = nl::getLink(ns, c.ifname); existing)
+    if (auto existing = nl::getLink(ns, c.ifname); existing) {
       return fail(ErrorCode::kAlreadyExists,
                   "container veth name provided (" + c.ifname + ") already exists");
+    }
     for (int attempt = 0;; ++attempt) {
       std::string name = "veth" + str::randomHex(4);
       auto m = nl::newVethMsg(name, c.ifname, nsFd.get(), bridge.index);
@@ -248,7 +293,9 @@ class NativePluginExec : public PluginExec {
         hostVeth = name;
         break;
       }
-      if (!r.error().is(EEXIST) || attempt >= 8) return fail(std::move(r.error()));
+      if (!r.error().is(EEXIST) || attempt >= 8) {
+        return fail(std::move(r.error()));
+      }
     }
     BERTH_ASSIGN(nl::Link hv, nl::getLink(host, hostVeth));
     if (k.value("hairpinMode", false)) {
@@ -279,17 +326,22 @@ class NativePluginExec : public PluginExec {
         uint32_t via = gw;
         if (std::string g = rt.value("gw", std::string()); !g.empty()) {
           auto v = nl::parseIp4(g);
-          if (!v) return fail(ErrorCode::kInvalidArgument, "bad route gateway \"" + g + "\"");
+          if (!v) {
+            return fail(ErrorCode::kInvalidArgument, "bad route gateway \"" + g + "\"");
+          }
           via = *v;
         }
         auto m = nl::addRoute4Msg(d.addr, d.prefix, via, cv.index);
         BERTH_TRY(ignoring(ns.call(m, "add route " + dst), EEXIST));
       }
     }
-    if (isGateway) BERTH_TRY(sysctlOn("/proc/sys/net/ipv4/ip_forward"));
-    if (k.value("ipMasq", false))
+    if (isGateway) {
+      BERTH_TRY(sysctlOn("/proc/sys/net/ipv4/ip_forward"));
+    }
+    if (k.value("ipMasq", false)) {
       BERTH_TRY(ensureNetworkRules("masq", br, prefixOf(lease.ip, prefix),
                                    masqRules(br, prefixOf(lease.ip, prefix))));
+    }
     // The bridge's address may change when its first port joins: read it back last.
     auto brNow = nl::getLink(host, br);
     json res = ipamResult(c, lease);
@@ -310,7 +362,9 @@ class NativePluginExec : public PluginExec {
       if (auto ns = nl::Socket::openIn(c.netns); ns) {
         auto m = nl::delLinkMsg(c.ifname);
         auto r = ignoring(ns->call(m, "delete " + c.ifname), ENODEV);
-        if (!r && first) first = fail(std::move(r.error()));
+        if (!r && first) {
+          first = fail(std::move(r.error()));
+        }
         deleted = true;
       }
     }
@@ -319,37 +373,54 @@ class NativePluginExec : public PluginExec {
       BERTH_ASSIGN(nl::Socket host, nl::Socket::open());
       auto m = nl::delLinkMsg(p.hostVeth);
       auto r = ignoring(host.call(m, "delete " + p.hostVeth), ENODEV);
-      if (!r && first) first = fail(std::move(r.error()));
+      if (!r && first) {
+        first = fail(std::move(r.error()));
+      }
     }
-    if (!first) return fail(std::move(first.error()));
+    if (!first) {
+      return fail(std::move(first.error()));
+    }
     return std::string();
   }
 
   static std::vector<PortMapping> mappings(const Call& c) {
     std::vector<PortMapping> out;
-    if (!c.conf.contains("runtimeConfig")) return out;
+    if (!c.conf.contains("runtimeConfig")) {
+      return out;
+    }
     const json& rc = c.conf["runtimeConfig"];
-    if (!rc.contains("portMappings") || !rc["portMappings"].is_array()) return out;
+    if (!rc.contains("portMappings") || !rc["portMappings"].is_array()) {
+      return out;
+    }
     for (auto& m : rc["portMappings"]) {
       PortMapping p;
       p.hostPort = m.value("hostPort", uint16_t{0});
       p.containerPort = m.value("containerPort", uint16_t{0});
       p.protocol = m.value("protocol", std::string("tcp"));
       p.hostIp = m.value("hostIP", std::string());
-      if (p.hostIp == "0.0.0.0") p.hostIp.clear();
-      if (p.hostPort && p.containerPort) out.push_back(p);
+      if (p.hostIp == "0.0.0.0") {
+        p.hostIp.clear();
+      }
+      if (p.hostPort && p.containerPort) {
+        out.push_back(p);
+      }
     }
     return out;
   }
 
   Result<std::string> portmapAdd(const Call& c) {
     auto ports = mappings(c);
-    if (ports.empty()) return prev(c);
+    if (ports.empty()) {
+      return prev(c);
+    }
     PrevInfo p = prevInfo(c.conf.value("prevResult", json()));
-    if (p.ip.empty()) return fail(ErrorCode::kInvalidArgument, "no container IP in prevResult");
+    if (p.ip.empty()) {
+      return fail(ErrorCode::kInvalidArgument, "no container IP in prevResult");
+    }
     // 127.0.0.1:HOSTPORT is DNATed out of the bridge: the kernel must route loopback sources.
-    if (!p.bridge.empty())
+    if (!p.bridge.empty()) {
       BERTH_TRY(sysctlOn("/proc/sys/net/ipv4/conf/" + p.bridge + "/route_localnet"));
+    }
     BERTH_TRY(installRules(*ipt_, hostPortRules(c.containerId, c.ifname, p.ip, p.subnet, ports)));
     return prev(c);
   }
@@ -363,7 +434,9 @@ class NativePluginExec : public PluginExec {
       // No ADD result (a crash between intent and result): find the chains by name.
       BERTH_ASSIGN(std::string saved, ipt_->save(s.table));
       std::string clean = cleanupScript(saved, s.table, s.chains);
-      if (!clean.empty()) BERTH_TRY(ipt_->restore(clean));
+      if (!clean.empty()) {
+        BERTH_TRY(ipt_->restore(clean));
+      }
     } else {
       BERTH_TRY(removeRules(*ipt_, s));
     }
@@ -372,8 +445,9 @@ class NativePluginExec : public PluginExec {
 
   Result<std::string> firewallAdd(const Call& c) {
     PrevInfo p = prevInfo(c.conf.value("prevResult", json()));
-    if (p.bridge.empty() || p.subnet.empty())
+    if (p.bridge.empty() || p.subnet.empty()) {
       return fail(ErrorCode::kInvalidArgument, "no bridge or address in prevResult");
+    }
     BERTH_TRY(ensureNetworkRules("fwd", p.bridge, p.subnet, forwardRules(p.bridge, p.subnet)));
     return prev(c);
   }
@@ -383,10 +457,16 @@ class NativePluginExec : public PluginExec {
   Result<void> ensureNetworkRules(const std::string& kind, const std::string& bridge,
                                   const std::string& subnet, const RuleSet& rules) {
     std::string marker = ruleMarker(stateDir_, bridge, kind);
-    if (auto m = fs::readFile(marker); m && *m == subnet) return {};
+    if (auto m = fs::readFile(marker); m && *m == subnet) {
+      return {};
+    }
     UniqueFd lock(::open(kRulesLock, O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-    if (lock) ::flock(lock.get(), LOCK_EX);
-    if (auto m = fs::readFile(marker); m && *m == subnet) return {};
+    if (lock) {
+      ::flock(lock.get(), LOCK_EX);
+    }
+    if (auto m = fs::readFile(marker); m && *m == subnet) {
+      return {};
+    }
     BERTH_TRY(ensureRules(*ipt_, rules));
     BERTH_TRY(fs::mkdirs(stateDir_ + "/rules", 0700));
     return fs::writeFileAtomic(marker, subnet, 0600);
@@ -408,7 +488,9 @@ std::unique_ptr<PluginExec> makeNativePluginExec(std::string stateDir,
 
 std::unique_ptr<PluginExec> makeDefaultPluginExec(const std::string& stateDir) {
   const char* e = std::getenv("BERTH_CNI_EXEC");
-  if (e && std::string(e) == "1") return makeRealPluginExec();
+  if (e && std::string(e) == "1") {
+    return makeRealPluginExec();
+  }
   return makeNativePluginExec(stateDir, makeRealPluginExec());
 }
 

@@ -79,7 +79,9 @@ std::map<uint16_t, std::string_view> parseAttrs(std::string_view body) {
   while (off + sizeof(rtattr) <= body.size()) {
     rtattr a;
     std::memcpy(&a, body.data() + off, sizeof a);
-    if (a.rta_len < sizeof(rtattr) || off + a.rta_len > body.size()) break;
+    if (a.rta_len < sizeof(rtattr) || off + a.rta_len > body.size()) {
+      break;
+    }
     out[static_cast<uint16_t>(a.rta_type & NLA_TYPE_MASK)] =
         body.substr(off + RTA_LENGTH(0), a.rta_len - RTA_LENGTH(0));
     off += aligned(a.rta_len);
@@ -99,7 +101,9 @@ std::string formatMac(std::string_view raw) {
 
 std::optional<uint32_t> parseIp4(const std::string& s) {
   in_addr a;
-  if (::inet_pton(AF_INET, s.c_str(), &a) != 1) return std::nullopt;
+  if (::inet_pton(AF_INET, s.c_str(), &a) != 1) {
+    return std::nullopt;
+  }
   return ntohl(a.s_addr);
 }
 
@@ -111,12 +115,14 @@ std::string formatIp4(uint32_t hostOrder) {
 }
 
 Result<Link> parseLink(std::string_view msg) {
-  if (msg.size() < NLMSG_LENGTH(sizeof(ifinfomsg)))
+  if (msg.size() < NLMSG_LENGTH(sizeof(ifinfomsg))) {
     return fail(ErrorCode::kCorrupt, "netlink: short link message");
+  }
   nlmsghdr h;
   std::memcpy(&h, msg.data(), sizeof h);
-  if (h.nlmsg_type != RTM_NEWLINK || h.nlmsg_len > msg.size())
+  if (h.nlmsg_type != RTM_NEWLINK || h.nlmsg_len > msg.size()) {
     return fail(ErrorCode::kCorrupt, "netlink: not a link message");
+  }
   ifinfomsg ifi;
   std::memcpy(&ifi, msg.data() + NLMSG_HDRLEN, sizeof ifi);
   Link l;
@@ -124,15 +130,20 @@ Result<Link> parseLink(std::string_view msg) {
   l.flags = ifi.ifi_flags;
   size_t attrsAt = NLMSG_LENGTH(aligned(sizeof(ifinfomsg)));
   auto attrs = parseAttrs(msg.substr(attrsAt, h.nlmsg_len - attrsAt));
-  if (auto it = attrs.find(IFLA_IFNAME); it != attrs.end())
+  if (auto it = attrs.find(IFLA_IFNAME); it != attrs.end()) {
     l.name = std::string(it->second.data(), strnlen(it->second.data(), it->second.size()));
-  if (auto it = attrs.find(IFLA_ADDRESS); it != attrs.end()) l.mac = formatMac(it->second);
-  if (auto it = attrs.find(IFLA_MASTER); it != attrs.end() && it->second.size() >= 4)
+  }
+  if (auto it = attrs.find(IFLA_ADDRESS); it != attrs.end()) {
+    l.mac = formatMac(it->second);
+  }
+  if (auto it = attrs.find(IFLA_MASTER); it != attrs.end() && it->second.size() >= 4) {
     std::memcpy(&l.master, it->second.data(), 4);
+  }
   if (auto it = attrs.find(IFLA_LINKINFO); it != attrs.end()) {
     auto info = parseAttrs(it->second);
-    if (auto k = info.find(IFLA_INFO_KIND); k != info.end())
+    if (auto k = info.find(IFLA_INFO_KIND); k != info.end()) {
       l.kind = std::string(k->second.data(), strnlen(k->second.data(), k->second.size()));
+    }
   }
   return l;
 }
@@ -170,7 +181,9 @@ Message newVethMsg(const std::string& name, const std::string& peer, int peerNsF
   auto i = ifi(0);
   m.header(&i, sizeof i);
   m.attrStr(IFLA_IFNAME, name);
-  if (master > 0) m.attrU32(IFLA_MASTER, static_cast<uint32_t>(master));
+  if (master > 0) {
+    m.attrU32(IFLA_MASTER, static_cast<uint32_t>(master));
+  }
   size_t info = m.begin(IFLA_LINKINFO);
   m.attrStr(IFLA_INFO_KIND, "veth");
   size_t data = m.begin(IFLA_INFO_DATA);
@@ -178,7 +191,9 @@ Message newVethMsg(const std::string& name, const std::string& peer, int peerNsF
   auto pi = ifi(0);
   m.header(&pi, sizeof pi);  // the peer's ifinfomsg sits inside the attribute
   m.attrStr(IFLA_IFNAME, peer);
-  if (peerNsFd >= 0) m.attrU32(IFLA_NET_NS_FD, static_cast<uint32_t>(peerNsFd));
+  if (peerNsFd >= 0) {
+    m.attrU32(IFLA_NET_NS_FD, static_cast<uint32_t>(peerNsFd));
+  }
   m.end(p);
   m.end(data);
   m.end(info);
@@ -249,23 +264,30 @@ Message addRoute4Msg(uint32_t dst, int prefix, uint32_t gw, int oif) {
     uint32_t be = htonl(gw);
     m.attr(RTA_GATEWAY, &be, 4);
   }
-  if (oif > 0) m.attrU32(RTA_OIF, static_cast<uint32_t>(oif));
+  if (oif > 0) {
+    m.attrU32(RTA_OIF, static_cast<uint32_t>(oif));
+  }
   return m;
 }
 
 Result<Socket> Socket::open() {
   UniqueFd fd(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
-  if (!fd) return failErrno("netlink socket");
+  if (!fd) {
+    return failErrno("netlink socket");
+  }
   sockaddr_nl sa{};
   sa.nl_family = AF_NETLINK;
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0)
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0) {
     return failErrno("bind netlink socket");
+  }
   return Socket(std::move(fd));
 }
 
 Result<Socket> Socket::openIn(const std::string& nsPath) {
   UniqueFd ns(::open(nsPath.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!ns) return failErrno("open netns " + nsPath);
+  if (!ns) {
+    return failErrno("open netns " + nsPath);
+  }
   Result<Socket> out = fail(ErrorCode::kInternal, "netlink socket in " + nsPath);
   // setns on a throwaway thread: the caller's own thread never leaves its netns.
   std::thread t([&] {
@@ -287,28 +309,39 @@ Result<std::string> Socket::roundTrip(Message& m, std::string_view what, bool wa
   for (;;) {
     ssize_t n = ::sendto(fd_.get(), b.data(), b.size(), 0, reinterpret_cast<sockaddr*>(&kernel),
                          sizeof kernel);
-    if (n >= 0) break;
-    if (errno != EINTR) return failErrno(std::string(what));
+    if (n >= 0) {
+      break;
+    }
+    if (errno != EINTR) {
+      return failErrno(std::string(what));
+    }
   }
   std::string buf(32768, '\0');
   for (;;) {
     ssize_t n = ::recv(fd_.get(), buf.data(), buf.size(), 0);
     if (n < 0) {
-      if (errno == EINTR) continue;
+      if (errno == EINTR) {
+        continue;
+      }
       return failErrno(std::string(what));
     }
     size_t off = 0;
     while (off + sizeof(nlmsghdr) <= static_cast<size_t>(n)) {
       nlmsghdr h;
       std::memcpy(&h, buf.data() + off, sizeof h);
-      if (h.nlmsg_len < sizeof h || off + h.nlmsg_len > static_cast<size_t>(n))
+      if (h.nlmsg_len < sizeof h || off + h.nlmsg_len > static_cast<size_t>(n)) {
         return fail(ErrorCode::kCorrupt, std::string(what) + ": bad netlink answer");
+      }
       if (h.nlmsg_seq == seq_) {
         if (h.nlmsg_type == NLMSG_ERROR) {
           nlmsgerr e;
           std::memcpy(&e, buf.data() + off + NLMSG_HDRLEN, sizeof e);
-          if (e.error != 0) return failErrno(std::string(what), -e.error);
-          if (!wantReply) return std::string();
+          if (e.error != 0) {
+            return failErrno(std::string(what), -e.error);
+          }
+          if (!wantReply) {
+            return std::string();
+          }
         } else if (wantReply) {
           return buf.substr(off, h.nlmsg_len);
         }
