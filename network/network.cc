@@ -168,7 +168,10 @@ Result<NetworkInfo> NetworkStore::load(const std::string& name) {
 Result<NetworkInfo> NetworkStore::ensureDefault() {
   auto n = load(kDefaultNetwork);
   if (n || !n.error().is(ErrorCode::kNotFound)) return n;
-  return createLocked(kDefaultNetwork, "", false, {}, true);
+  auto made = createLocked(kDefaultNetwork, "", false, {}, true);
+  // Another berth process made it first (containers started at once on a new root).
+  if (!made && made.error().is(ErrorCode::kAlreadyExists)) return load(kDefaultNetwork);
+  return made;
 }
 
 Result<NetworkInfo> NetworkStore::create(const std::string& name, const std::string& subnet,

@@ -3,12 +3,19 @@
 # BERTH_CNI_EXEC=1): BERTH_NET_CYCLES (default 50) run/rm cycles on the default bridge, every
 # other one publishing a port, leave the same bridge ports, leases, netns files and iptables
 # rules as before; the rules of a container whose monitor and init were killed -9 go with rm;
-# a user network's rules go with `network rm`.
+# a user network's rules go with `network rm`; parallel starts on a fresh root get one
+# default network and distinct addresses.
 source "$(dirname "$0")/lib.sh"
 command -v iptables-save >/dev/null || { echo "SKIP: no iptables"; exit 77; }
 import_busybox
 N=${BERTH_NET_CYCLES:-50}
-b run --rm busybox true >/dev/null  # creates the default network and its per-network rules
+# Containers started at once on a fresh root: one default network, distinct addresses.
+for i in 1 2 3 4; do b run -d --name par$i busybox sleep 600 >/dev/null & done
+wait
+ips=$(for i in 1 2 3 4; do b inspect par$i 2>/dev/null | grep -o '"IPAddress": "[0-9.]*"' | head -1 || true; done)
+(( $(sort -u <<<"$ips" | grep -c IPAddress) == 4 )) || fail "parallel starts: $ips"
+b rm -f par1 par2 par3 par4 >/dev/null 2>&1 || true
+b run --rm busybox true >/dev/null  # the default network and its per-network rules exist
 br=$(b network inspect bridge | sed -n 's/.*"Bridge": "\(.*\)".*/\1/p' | head -1)
 sub=$(b network inspect bridge | sed -n 's/.*"Subnet": "\(.*\)\.0\/24".*/\1/p' | head -1)
 [[ -n "$br" && -n "$sub" ]] || fail "no bridge/subnet for the default network"
