@@ -6,6 +6,10 @@
 #   BERTH_BENCH=1 bash scripts/install-deps.sh     # haproxy, nginx, wrk
 #   bash bench/mesh.sh                              # uses build/bin/berth-proxy
 #   PROXY_BIN=build-mesh/bin/berth-proxy DURATION=10 CONNS=32 ROUNDS=3 SOAK_SECONDS=120 bash bench/mesh.sh
+#   BASE_BIN=/tmp/berth-proxy-old bash bench/mesh.sh   # also an older build, same rounds
+#     (before/after ratios of a change measured in one run)
+# CPU time per request (user + system, from /proc/PID/stat over the c=$CONNS runs) is printed
+# for each proxy: unlike req/s it hardly moves when other work loads the machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PROXY_BIN=${PROXY_BIN:-build/bin/berth-proxy}
@@ -13,7 +17,8 @@ DURATION=${DURATION:-10}
 CONNS=${CONNS:-32}
 ROUNDS=${ROUNDS:-3}
 SOAK_SECONDS=${SOAK_SECONDS:-0}
-for t in nginx haproxy wrk "$PROXY_BIN"; do
+BASE_BIN=${BASE_BIN:-}
+for t in nginx haproxy wrk "$PROXY_BIN" ${BASE_BIN:+"$BASE_BIN"}; do
   command -v "$t" >/dev/null || [[ -x "$t" ]] || { echo "bench/mesh.sh: missing $t (BERTH_BENCH=1 bash scripts/install-deps.sh; build first)" >&2; exit 1; }
 done
 
@@ -30,7 +35,7 @@ port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); 
 wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 did not open" >&2; exit 1; }
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 
-NGINX=$(port); HAP=$(port); BERTH=$(port); ADMIN=$(port)
+NGINX=$(port); HAP=$(port); BERTH=$(port); ADMIN=$(port); BASE=$(port); BASE_ADMIN=$(port)
 
 # --- nginx: the backend, one worker, `return 200`.
 mkdir -p "$work/nginx/logs"
@@ -83,10 +88,23 @@ listeners:
 CONF
 "$PROXY_BIN" --config "$work/mesh.yaml" --log-level warn & berth_pid=$!; pids+=($berth_pid)
 wait_port "$BERTH"
+targets="nginx:$NGINX haproxy:$HAP berth:$BERTH"
+if [[ -n $BASE_BIN ]]; then
+  sed -e "s/127.0.0.1:$ADMIN/127.0.0.1:$BASE_ADMIN/" -e "s/127.0.0.1:$BERTH/127.0.0.1:$BASE/" \
+    "$work/mesh.yaml" > "$work/base.yaml"
+  "$BASE_BIN" --config "$work/base.yaml" --log-level warn & base_pid=$!; pids+=($base_pid)
+  wait_port "$BASE"
+  targets+=" base:$BASE"
+fi
+hap_pid=$(pgrep -n -f "haproxy -f $work/haproxy.cfg")
+declare -A PID=([haproxy]=$hap_pid [berth]=$berth_pid [base]=${base_pid:-})
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+declare -A TICKS REQS
 
-# wrk output -> "rps p50_ms p99_ms errors"
+# wrk output -> "rps p50_ms p99_ms errors"; LAST_REQS = requests completed
 run_wrk() { # url conns seconds
   local out; out=$(wrk -t1 -c"$2" -d"$3"s --latency "$1" 2>&1)
+  LAST_REQS=$(awk '/requests in/ {print $1}' <<<"$out")
   local rps p50 p99 errs
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   p50=$(awk '$1=="50%" {print $2}' <<<"$out")
@@ -105,33 +123,48 @@ to_ms() { # wrk prints 1.23ms / 512.00us / 1.02s
 }
 
 echo "# mesh benchmark: wrk -t1 -c$CONNS -d${DURATION}s, loopback, nginx 'return 200' backend, $(nproc) cores"
-for u in "$NGINX" "$HAP" "$BERTH"; do wrk -t1 -c"$CONNS" -d2s "http://127.0.0.1:$u/" >/dev/null 2>&1; done  # warm-up
+for u in "$NGINX" "$HAP" "$BERTH" ${BASE_BIN:+"$BASE"}; do wrk -t1 -c"$CONNS" -d2s "http://127.0.0.1:$u/" >/dev/null 2>&1; done  # warm-up
 
 # Rounds alternate the targets so that load from elsewhere on the machine hits all of them
 # alike; each figure is the median over the rounds.
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 declare -A R
 for ((r = 1; r <= ROUNDS; r++)); do
-  for t in nginx:$NGINX haproxy:$HAP berth:$BERTH; do
+  for t in $targets; do
     name=${t%%:*} p=${t##*:}
-    R[$name.$r]=$(run_wrk "http://127.0.0.1:$p/" "$CONNS" "$DURATION")
+    pid=${PID[$name]:-}
+    [[ -n $pid ]] && t0=$(cpu_ticks "$pid")
+    run_wrk "http://127.0.0.1:$p/" "$CONNS" "$DURATION" > "$work/out"
+    R[$name.$r]=$(cat "$work/out")
+    if [[ -n $pid ]]; then
+      TICKS[$name]=$(( ${TICKS[$name]:-0} + $(cpu_ticks "$pid") - t0 ))
+      REQS[$name]=$(( ${REQS[$name]:-0} + LAST_REQS ))
+    fi
     R[$name.1c.$r]=$(run_wrk "http://127.0.0.1:$p/" 1 "$DURATION")
   done
 done
 col() { # name field(1 rps,2 p50,3 p99,4 err) [1c]
   for ((r = 1; r <= ROUNDS; r++)); do awk -v f="$2" '{print $f}' <<<"${R[$1${3:+.$3}.$r]}"; done | median
 }
-printf '\n| target (c=%s, median of %s runs) | req/s | p50 ms | p99 ms | errors |\n|---|---|---|---|---|\n' "$CONNS" "$ROUNDS"
-for n in nginx haproxy berth; do
-  label=$n; [[ $n == nginx ]] && label="nginx direct"; [[ $n == haproxy ]] && label="haproxy 1 thread"; [[ $n == berth ]] && label="berth-proxy 1 worker"
-  printf '| %s | %s | %s | %s | %s |\n' "$label" "$(col $n 1)" "$(col $n 2)" "$(col $n 3)" "$(col $n 4)"
+printf '\n| target (c=%s, median of %s runs) | req/s | p50 ms | p99 ms | errors | CPU us/req |\n|---|---|---|---|---|---|\n' "$CONNS" "$ROUNDS"
+names="nginx haproxy berth"; [[ -n $BASE_BIN ]] && names+=" base"
+cpu_us() { [[ -n ${REQS[$1]:-} && ${REQS[$1]} -gt 0 ]] && awk -v t="${TICKS[$1]}" -v n="${REQS[$1]}" -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%.1f", t / hz * 1e6 / n}' || echo -; }
+for n in $names; do
+  label=$n; [[ $n == nginx ]] && label="nginx direct"; [[ $n == haproxy ]] && label="haproxy 1 thread"; [[ $n == berth ]] && label="berth-proxy 1 worker"; [[ $n == base ]] && label="berth-proxy (BASE_BIN)"
+  printf '| %s | %s | %s | %s | %s | %s |\n' "$label" "$(col $n 1)" "$(col $n 2)" "$(col $n 3)" "$(col $n 4)" "$(cpu_us $n)"
 done
 awk -v b="$(col berth 1)" -v h="$(col haproxy 1)" -v bp="$(col berth 3)" -v hp="$(col haproxy 3)" \
-  'BEGIN{printf "\nberth/haproxy throughput ratio: %.2f (goal >= 1.2); p99 ratio: %.2f (goal <= 1.0)\n", b/h, bp/hp}'
+  -v bc="$(cpu_us berth)" -v hc="$(cpu_us haproxy)" \
+  'BEGIN{printf "\nberth/haproxy throughput ratio: %.2f (goal >= 1.2); p99 ratio: %.2f (goal <= 1.0); CPU per request ratio: %.2f\n", b/h, bp/hp, bc/hc}'
+if [[ -n $BASE_BIN ]]; then
+  awk -v b="$(col berth 1)" -v o="$(col base 1)" -v bp="$(col berth 3)" -v op="$(col base 3)" \
+    -v h="$(col haproxy 1)" -v hp="$(col haproxy 3)" -v bc="$(cpu_us berth)" -v oc="$(cpu_us base)" \
+    'BEGIN{printf "BASE_BIN/haproxy throughput ratio: %.2f, p99 ratio: %.2f; berth/BASE_BIN throughput %.2f, CPU per request %.2f\n", o/h, op/hp, b/o, bc/oc}'
+fi
 printf '\n| one connection (median) | p50 ms | p99 ms | added p50 ms | added p99 ms |\n|---|---|---|---|---|\n'
 dp=$(col nginx 2 1c); dq=$(col nginx 3 1c)
 printf '| nginx direct | %s | %s | - | - |\n' "$dp" "$dq"
-for n in haproxy berth; do
+for n in ${names#nginx }; do
   awk -v n="$n" -v p="$(col $n 2 1c)" -v q="$(col $n 3 1c)" -v dp="$dp" -v dq="$dq" \
     'BEGIN{printf "| %s | %s | %s | %.3f | %.3f |\n", n, p, q, p-dp, q-dq}'
 done

@@ -26,12 +26,23 @@ using Clock = std::chrono::steady_clock;
 namespace {
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 
+constexpr size_t kNotBusy = static_cast<size_t>(-1);
+
 struct ClientConn {
   explicit ClientConn(asio::any_io_executor ex) : socket(ex) {}
   tcp::socket socket;
   detail::InBuffer in;
   Clock::time_point idleSince;
+  // While an exchange is in flight: its deadline and its place in Client::Impl::busy.
+  Clock::time_point deadline;
+  size_t busyIndex = kNotBusy;
+  bool timedOut = false;
 };
+
+/// A pooled connection may be reused without a MSG_PEEK check (one syscall) when it was
+/// idle briefly and the method may be re-sent: a connection the server closed meanwhile then
+/// fails before any response byte and the request is retried once on a new one.
+constexpr auto kTrustIdleFor = std::chrono::seconds(1);
 
 /// Closes the socket when the deadline passes, unless disarmed first.
 struct Deadline {
@@ -65,8 +76,15 @@ bool idempotent(std::string_view m) {
          m == "TRACE";
 }
 
-std::string serializeRequest(const Request& req, const Endpoint& to) {
-  std::string out;
+void appendDecimal(std::string& out, uint64_t v) {
+  char buf[24];
+  auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, p);
+}
+
+/// The request's bytes on the wire, into `out` (cleared; its capacity is reused).
+void serializeRequest(const Request& req, const Endpoint& to, std::string& out) {
+  out.clear();
   out.reserve(256 + req.body.size());
   out += req.method;
   out += ' ';
@@ -80,7 +98,7 @@ std::string serializeRequest(const Request& req, const Endpoint& to) {
     if (v6) out += ']';
     if (to.port != 80) {
       out += ':';
-      out += std::to_string(to.port);
+      appendDecimal(out, to.port);
     }
     out += "\r\n";
   }
@@ -107,16 +125,15 @@ std::string serializeRequest(const Request& req, const Endpoint& to) {
       out += "\r\n";
     }
     out += "0\r\n\r\n";
-    return out;
+    return;
   }
   if (!req.body.empty() || req.method == "POST" || req.method == "PUT" || req.method == "PATCH") {
     out += "Content-Length: ";
-    out += std::to_string(req.body.size());
+    appendDecimal(out, req.body.size());
     out += "\r\n";
   }
   out += "\r\n";
   out += req.body;
-  return out;
 }
 
 bool stillUsable(ClientConn& c) {
@@ -161,19 +178,98 @@ Result<Url> parseUrl(std::string_view url) {
   return u;
 }
 
+/// One request in flight: the serialized request and where it goes. Pooled by the client so
+/// the steady state allocates nothing for them.
+struct ClientJob {
+  Endpoint to;
+  std::string key;     ///< to.key(), the pool key
+  std::string wire;    ///< request line, headers and body as sent
+  std::string method, target;
+  Clock::time_point deadline;
+};
+
 struct Client::Impl {
+  explicit Impl(asio::any_io_executor e) : ex(std::move(e)), sweep(ex) {}
   asio::any_io_executor ex;
   ClientOptions options;
   std::unordered_map<std::string, std::vector<std::unique_ptr<ClientConn>>> idle;
+  std::vector<std::unique_ptr<ClientJob>> freeJobs;
 
-  std::unique_ptr<ClientConn> takeIdle(const std::string& key) {
+  // Request deadlines: one timer per client, armed for the earliest deadline among the
+  // exchanges in flight (`busy`), instead of a timer armed and cancelled per request. With
+  // deadlines seconds away it fires about once per timeout period, closes the sockets of
+  // exchanges past their deadline and re-arms for the next; it is cancelled whenever nothing
+  // is in flight.
+  std::vector<ClientConn*> busy;
+  asio::steady_timer sweep;
+  Clock::time_point sweepAt = Clock::time_point::max();
+
+  void watch(ClientConn& c, Clock::time_point deadline) {
+    c.deadline = deadline;
+    c.timedOut = false;
+    c.busyIndex = busy.size();
+    busy.push_back(&c);
+    if (deadline < sweepAt) armSweep(deadline);
+  }
+  void unwatch(ClientConn& c) {
+    if (c.busyIndex == kNotBusy) return;
+    ClientConn* last = busy.back();
+    busy[c.busyIndex] = last;
+    last->busyIndex = c.busyIndex;
+    busy.pop_back();
+    c.busyIndex = kNotBusy;
+    if (busy.empty() && sweepAt != Clock::time_point::max()) {
+      // Nothing in flight: a timer left armed would keep a caller's io_context.run() going.
+      sweepAt = Clock::time_point::max();
+      sweep.cancel();
+    }
+  }
+  void armSweep(Clock::time_point at) {
+    sweepAt = at;
+    sweep.expires_at(at);  // a wait already pending completes with operation_aborted
+    // `this` outlives the wait: destroying the timer completes it with operation_aborted.
+    sweep.async_wait([this](boost::system::error_code ec) {
+      if (!ec) onSweep();
+    });
+  }
+  void onSweep() {
+    auto now = Clock::now();
+    auto next = Clock::time_point::max();
+    for (ClientConn* c : busy) {
+      if (c->deadline <= now) {
+        if (!c->timedOut) {
+          c->timedOut = true;
+          boost::system::error_code ignored;
+          c->socket.close(ignored);
+        }
+      } else {
+        next = std::min(next, c->deadline);
+      }
+    }
+    sweepAt = Clock::time_point::max();
+    if (next != Clock::time_point::max()) armSweep(next);
+  }
+
+  std::unique_ptr<ClientJob> takeJob() {
+    if (freeJobs.empty()) return std::make_unique<ClientJob>();
+    auto j = std::move(freeJobs.back());
+    freeJobs.pop_back();
+    return j;
+  }
+  void giveJob(std::unique_ptr<ClientJob> j) {
+    if (freeJobs.size() >= 64 || j->wire.capacity() > (64u << 10)) return;
+    freeJobs.push_back(std::move(j));
+  }
+
+  std::unique_ptr<ClientConn> takeIdle(const std::string& key, bool mayTrust) {
     auto it = idle.find(key);
     if (it == idle.end()) return nullptr;
     auto now = Clock::now();
     while (!it->second.empty()) {
       auto c = std::move(it->second.back());
       it->second.pop_back();
-      if (now - c->idleSince < options.idleTimeout && stillUsable(*c)) return c;
+      if (now - c->idleSince >= options.idleTimeout) continue;
+      if ((mayTrust && now - c->idleSince < kTrustIdleFor) || stillUsable(*c)) return c;
     }
     return nullptr;
   }
@@ -212,17 +308,23 @@ struct Client::Impl {
   asio::awaitable<Result<Response>> exchange(ClientConn& c, const std::string& wire,
                                              std::string_view method, Clock::time_point deadline,
                                              bool& gotBytes) {
-    Deadline guard(ex, deadline, c.socket);
+    watch(c, deadline);
+    struct Unwatch {
+      Impl* impl;
+      ClientConn& c;
+      ~Unwatch() { impl->unwatch(c); }
+    } unwatchAtEnd{this, c};
     auto timeoutOr = [&](boost::system::error_code ec, std::string what) -> Error {
-      if (guard.fired()) return Error(ErrorCode::kTimeout, "request timed out");
+      if (c.timedOut) return Error(ErrorCode::kTimeout, "request timed out");
       return Error(ec ? ec.value() : static_cast<int>(ErrorCode::kCorrupt),
                    what + (ec ? ": " + ec.message() : std::string()));
     };
     auto [wec, wn] = co_await asio::async_write(c.socket, asio::buffer(wire), kAwait);
     // A server may answer early (413) and close before reading the whole body: on a write
     // error still read what it sent, and report the write error only if there is nothing.
-    if (wec && guard.fired()) co_return fail(timeoutOr(wec, "write request"));
+    if (wec && c.timedOut) co_return fail(timeoutOr(wec, "write request"));
     Response resp;
+    resp.headers.reserve(16);
     const Limits& lim = options.limits;
     for (;;) {  // head, skipping 1xx interim responses
       ParseResult r;
@@ -260,7 +362,7 @@ struct Client::Impl {
         if (resp.body.size() > lim.maxBodyBytes) co_return fail(ErrorCode::kCorrupt, "response body too large");
       }
       auto [ec, n] = co_await c.socket.async_read_some(c.in.prepare(16384), kAwait);
-      if (framing.kind == BodyFraming::kUntilClose && (ec == asio::error::eof || n == 0) && !guard.fired()) {
+      if (framing.kind == BodyFraming::kUntilClose && (ec == asio::error::eof || n == 0) && !c.timedOut) {
         resp.keepAlive = false;
         break;
       }
@@ -273,8 +375,7 @@ struct Client::Impl {
 };
 
 Client::Client(asio::any_io_executor executor, ClientOptions options)
-    : impl_(std::make_shared<Impl>()) {
-  impl_->ex = std::move(executor);
+    : impl_(std::make_shared<Impl>(std::move(executor))) {
   impl_->options = std::move(options);
 }
 
@@ -289,46 +390,56 @@ size_t Client::idleConnections() const {
 }
 
 namespace {
-struct Job {
-  Endpoint to;
-  Request req;
-  std::optional<std::chrono::milliseconds> timeout;
-};
-
 asio::awaitable<Result<Response>> runJob(std::shared_ptr<Client::Impl> impl,
-                                         std::unique_ptr<Job> job) {
-  auto deadline = Clock::now() + job->timeout.value_or(impl->options.requestTimeout);
-  std::string wire = serializeRequest(job->req, job->to);
-  std::string key = job->to.key();
+                                         std::unique_ptr<ClientJob> job) {
+  struct GiveBack {
+    Client::Impl& impl;
+    std::unique_ptr<ClientJob>& job;
+    ~GiveBack() { impl.giveJob(std::move(job)); }
+  } giveBack{*impl, job};
+  const bool mayResend = idempotent(job->method);
   for (int attempt = 0;; ++attempt) {
-    std::unique_ptr<ClientConn> c = impl->takeIdle(key);
+    std::unique_ptr<ClientConn> c = impl->takeIdle(job->key, mayResend && attempt == 0);
     bool reused = c != nullptr;
     if (!c) {
-      auto r = co_await impl->connect(job->to, deadline);
+      auto r = co_await impl->connect(job->to, job->deadline);
       if (!r) co_return fail(std::move(r).error());
       c = std::move(*r);
     }
     bool gotBytes = false;
-    auto res = co_await impl->exchange(*c, wire, job->req.method, deadline, gotBytes);
+    auto res = co_await impl->exchange(*c, job->wire, job->method, job->deadline, gotBytes);
     if (res) {
-      if (res->keepAlive) impl->putIdle(key, std::move(c));
+      if (res->keepAlive) impl->putIdle(job->key, std::move(c));
       co_return res;
     }
-    if (attempt == 0 && reused && !gotBytes && idempotent(job->req.method) &&
-        !res.error().is(ErrorCode::kTimeout) && Clock::now() < deadline) {
+    if (attempt == 0 && reused && !gotBytes && mayResend && !res.error().is(ErrorCode::kTimeout) &&
+        Clock::now() < job->deadline) {
       continue;
     }
-    co_return fail(std::move(res).error().context(job->req.method + " " + key + job->req.target));
+    co_return fail(std::move(res).error().context(job->method + " " + job->key + job->target));
   }
 }
 }  // namespace
 
-// Not a coroutine: the arguments move into a heap job first. GCC 12 destroys by-value
-// coroutine parameters that were passed as temporaries twice (PR 99576-like), and callers
-// naturally write `co_await client.request(ep, Request{...})`.
+// Neither is a coroutine: the request is serialized into a pooled job first. (GCC 12 also
+// destroys by-value coroutine parameters that were passed as temporaries twice, PR 99576-like,
+// and callers naturally write `co_await client.request(ep, Request{...})`.)
 asio::awaitable<Result<Response>> Client::request(Endpoint to, Request req,
                                                   std::optional<std::chrono::milliseconds> timeout) {
-  auto job = std::make_unique<Job>(Job{std::move(to), std::move(req), timeout});
+  return send(to, req, timeout);
+}
+
+asio::awaitable<Result<Response>> Client::send(const Endpoint& to, const Request& req,
+                                               std::optional<std::chrono::milliseconds> timeout) {
+  std::unique_ptr<ClientJob> job = impl_->takeJob();
+  job->deadline = Clock::now() + timeout.value_or(impl_->options.requestTimeout);
+  if (job->to.host != to.host || job->to.port != to.port || job->key.empty()) {
+    job->to = to;
+    job->key = to.key();
+  }
+  serializeRequest(req, to, job->wire);
+  job->method = req.method;
+  job->target = req.target;
   return runJob(impl_, std::move(job));
 }
 

@@ -59,6 +59,14 @@ class Client {
   boost::asio::awaitable<Result<Response>> request(Endpoint to, Request req,
                                                    std::optional<std::chrono::milliseconds>
                                                        timeout = std::nullopt);
+  /// request() for a caller that keeps its request: `req` is serialized before this returns
+  /// (the caller may change or re-send it at once, e.g. a proxy's retry), and nothing of it is
+  /// copied otherwise. The connection pool reuses a connection idle for less than a second
+  /// without probing it when the method is idempotent (a dead one is then retried as above);
+  /// others are probed with a non-blocking MSG_PEEK first.
+  boost::asio::awaitable<Result<Response>> send(const Endpoint& to, const Request& req,
+                                                std::optional<std::chrono::milliseconds>
+                                                    timeout = std::nullopt);
   /// Close every pooled idle connection.
   void closeIdle();
   size_t idleConnections() const;

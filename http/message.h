@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace berth::http {
@@ -42,6 +43,23 @@ class Headers {
   void set(std::string_view name, std::string_view value);
   /// Remove every field named `name`; returns how many were removed.
   size_t remove(std::string_view name);
+  /// Remove every field for which `pred(const Header&)` is true (order kept); returns how many.
+  template <typename Pred>
+  size_t removeIf(Pred pred) {
+    size_t out = 0;
+    for (size_t i = 0; i < size_; ++i) {
+      if (pred(static_cast<const Header&>(items_[i]))) continue;
+      if (out != i) std::swap(items_[out], items_[i]);
+      ++out;
+    }
+    size_t removed = size_ - out;
+    size_ = out;
+    return removed;
+  }
+  /// Room for `n` fields without growing the list again.
+  void reserve(size_t n) {
+    if (items_.size() < n) items_.reserve(n);
+  }
   void clear() { size_ = 0; }
   size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }

@@ -366,6 +366,95 @@ TEST(ClientTest, PoolReusesConnectionsAndTimesOut) {
   s.wait();
 }
 
+// The client's per-request deadlines share one timer: a request started later with an earlier
+// deadline still times out at its own deadline, a longer one at its own, and a quick request
+// alongside is untouched.
+TEST(ClientTest, ConcurrentDeadlinesEachFireOnTime) {
+  ServerOptions o;
+  o.host = "127.0.0.1";
+  o.port = 0;
+  Server s(o);
+  s.setAsyncHandler([](Request& r) -> boost::asio::awaitable<Response> {
+    if (r.path() == "/slow") {
+      boost::asio::steady_timer t(currentWorkerExecutor(), 3s);
+      co_await t.async_wait(boost::asio::use_awaitable);
+    }
+    co_return Response(200, "ok");
+  });
+  ASSERT_TRUE(s.start());
+  boost::asio::io_context io;
+  Client c(io.get_executor());
+  using Ms = std::chrono::milliseconds;
+  auto t0 = std::chrono::steady_clock::now();
+  Ms longTook{0}, shortTook{0};
+  bool longTimedOut = false, shortTimedOut = false, fastOk = false;
+  Endpoint ep{"127.0.0.1", s.port()};
+  auto run = [&](std::string target, Ms timeout, bool* timedOut, Ms* took, bool* ok)
+      -> boost::asio::awaitable<void> {
+    Request r;
+    r.target = target;
+    auto res = co_await c.request(ep, r, timeout);
+    if (timedOut) *timedOut = !res && res.error().is(ErrorCode::kTimeout);
+    if (ok) *ok = res && res->status == 200;
+    if (took) *took = std::chrono::duration_cast<Ms>(std::chrono::steady_clock::now() - t0);
+  };
+  boost::asio::co_spawn(io, run("/slow", Ms(1500), &longTimedOut, &longTook, nullptr), boost::asio::detached);
+  boost::asio::co_spawn(io, run("/slow", Ms(150), &shortTimedOut, &shortTook, nullptr), boost::asio::detached);
+  boost::asio::co_spawn(io, run("/fast", Ms(5000), nullptr, nullptr, &fastOk), boost::asio::detached);
+  io.run();
+  EXPECT_TRUE(fastOk);
+  EXPECT_TRUE(shortTimedOut);
+  EXPECT_TRUE(longTimedOut);
+  EXPECT_GE(shortTook.count(), 150);
+  EXPECT_LT(shortTook.count(), 1000) << "the later, shorter deadline waited for the longer one";
+  EXPECT_GE(longTook.count(), 1500);
+  s.stop();
+  s.wait();
+}
+
+// A pooled connection the server closed while idle: a GET reused within the trust window
+// (no probe) fails before any response byte and is re-sent on a new connection; a POST is
+// probed first and goes out on a new connection. Both succeed.
+TEST(ClientTest, ConnectionClosedWhileIdleIsRetriedOrProbed) {
+  ServerOptions o;
+  o.host = "127.0.0.1";
+  o.port = 0;
+  o.idleTimeout = 100ms;  // the server closes idle keep-alive connections quickly
+  Server s(o);
+  s.setHandler([](Request& r) { return Response(200, r.remoteAddr); });
+  ASSERT_TRUE(s.start());
+  boost::asio::io_context io;
+  Client c(io.get_executor());
+  std::string first, afterGet, afterPost;
+  bool ok = true;
+  boost::asio::co_spawn(io, [&]() -> boost::asio::awaitable<void> {
+    Endpoint ep{"127.0.0.1", s.port()};
+    Request get;
+    auto a = co_await c.request(ep, get);
+    ok = ok && a;
+    if (a) first = a->body;
+    for (int round = 0; round < 2; ++round) {
+      boost::asio::steady_timer t(io, 400ms);
+      co_await t.async_wait(boost::asio::use_awaitable);
+      Request r;
+      if (round == 1) {
+        r.method = "POST";
+        r.body = "x";
+      }
+      auto b = co_await c.request(ep, r);
+      ok = ok && b && b->status == 200;
+      if (b) (round == 0 ? afterGet : afterPost) = b->body;
+      if (!b) ADD_FAILURE() << b.error().message();
+    }
+  }, boost::asio::detached);
+  io.run();
+  EXPECT_TRUE(ok);
+  EXPECT_NE(first, afterGet);  // a new connection (new client port)
+  EXPECT_NE(afterGet, afterPost);
+  s.stop();
+  s.wait();
+}
+
 TEST(UrlTest, Parse) {
   auto u = parseUrl("http://127.0.0.1:8080/a?b");
   ASSERT_TRUE(u);

@@ -68,31 +68,82 @@ http::H2Client& h2ClientFor(Duration connectTimeout) {
   return *clients.back().client;
 }
 
-// RFC 9110 7.6.1: fields a proxy must not forward, plus those named in Connection.
+// RFC 9110 7.6.1: fields a proxy must not forward, plus those named in Connection. Runs for
+// every field of every message: dispatch on the length before comparing.
 bool isHopByHop(std::string_view n) {
   using http::iequals;
-  return iequals(n, "connection") || iequals(n, "keep-alive") || iequals(n, "proxy-connection") ||
-         iequals(n, "te") || iequals(n, "trailer") || iequals(n, "transfer-encoding") ||
-         iequals(n, "upgrade") || iequals(n, "content-length") || iequals(n, "expect") ||
-         iequals(n, "proxy-authorization") || iequals(n, "proxy-authenticate");
+  switch (n.size()) {
+    case 2: return iequals(n, "te");
+    case 6: return iequals(n, "expect");
+    case 7: return iequals(n, "trailer") || iequals(n, "upgrade");
+    case 10: return iequals(n, "connection") || iequals(n, "keep-alive");
+    case 14: return iequals(n, "content-length");
+    case 16: return iequals(n, "proxy-connection");
+    case 17: return iequals(n, "transfer-encoding");
+    case 18: return iequals(n, "proxy-authenticate");
+    case 19: return iequals(n, "proxy-authorization");
+    default: return false;
+  }
 }
 
+// Is `name` one of the comma-separated tokens of a Connection field? (No allocation.)
 bool namedInConnection(const http::Headers& h, std::string_view name) {
   for (const auto& f : h) {
-    if (!http::iequals(f.name, "connection")) continue;
-    for (auto& tok : str::split(f.value, ','))
-      if (http::iequals(str::trim(tok), name)) return true;
+    if (f.name.size() != 10 || !http::iequals(f.name, "connection")) continue;
+    std::string_view v = f.value;
+    while (!v.empty()) {
+      size_t comma = v.find(',');
+      std::string_view tok = str::trim(v.substr(0, comma));
+      if (http::iequals(tok, name)) return true;
+      if (comma == std::string_view::npos) break;
+      v.remove_prefix(comma + 1);
+    }
   }
   return false;
 }
 
+// Connection options other than keep-alive/close name further hop-by-hop fields.
+bool namesOtherFields(const http::Headers& h) {
+  for (const auto& f : h) {
+    if (f.name.size() != 10 || !http::iequals(f.name, "connection")) continue;
+    std::string_view v = f.value;
+    while (!v.empty()) {
+      size_t comma = v.find(',');
+      std::string_view tok = str::trim(v.substr(0, comma));
+      if (!tok.empty() && !http::iequals(tok, "keep-alive") && !http::iequals(tok, "close")) return true;
+      if (comma == std::string_view::npos) break;
+      v.remove_prefix(comma + 1);
+    }
+  }
+  return false;
+}
+
+bool dropWhenForwarding(const http::Headers& all, bool checkConnection, const http::Header& f) {
+  return isHopByHop(f.name) || (checkConnection && namedInConnection(all, f.name));
+}
+
 void copyEndToEnd(const http::Headers& from, http::Headers& to) {
-  bool hasConnection = from.has("connection");
+  bool checkConnection = namesOtherFields(from);
+  to.reserve(from.size() + 3);
   for (const auto& f : from) {
-    if (isHopByHop(f.name)) continue;
-    if (hasConnection && namedInConnection(from, f.name)) continue;
+    if (dropWhenForwarding(from, checkConnection, f)) continue;
     to.add(f.name, f.value);
   }
+}
+
+// The same, in place (a response passed back downstream keeps its strings).
+void keepEndToEnd(http::Headers& h) {
+  bool checkConnection = namesOtherFields(h);
+  if (!checkConnection) {
+    h.removeIf([](const http::Header& f) { return isHopByHop(f.name); });
+    return;
+  }
+  // Decide against the original list before removing anything.
+  std::vector<bool> drop;
+  drop.reserve(h.size());
+  for (const auto& f : h) drop.push_back(dropWhenForwarding(h, true, f));
+  size_t i = 0;
+  h.removeIf([&](const http::Header&) { return drop[i++]; });
 }
 
 Outcome classify(const Error& e) {
@@ -209,7 +260,7 @@ void finish(Ctx& c, http::Request& req, const http::Response& resp, const char* 
   }
 }
 
-asio::awaitable<http::Response> handle(Proxy::Impl* proxy, std::string listenerKey,
+asio::awaitable<http::Response> handle(Proxy::Impl* proxy, const std::string& listenerKey,
                                        http::Request& req) {
   Ctx c;
   c.proxy = proxy;
@@ -353,10 +404,15 @@ asio::awaitable<http::Response> handle(Proxy::Impl* proxy, std::string listenerK
     http::Endpoint ep{attempt.host->address.host, attempt.host->address.port};
     MonoTime ts = proxy->clock.now();
     // Named arguments: GCC 12 mishandles non-trivial temporaries inside co_await expressions.
-    http::Request attemptReq = mayRetry ? up : std::move(up);
+    // The HTTP/1.1 client serializes `up` before it returns, so a retry re-sends it uncopied.
     Result<http::Response> res;
-    if (h2client) res = co_await h2client->request(std::move(ep), std::move(attemptReq), milliseconds(ms));
-    else res = co_await client->request(std::move(ep), std::move(attemptReq), milliseconds(ms));
+    std::optional<milliseconds> tryMs = milliseconds(ms);
+    if (h2client) {
+      http::Request attemptReq = mayRetry ? up : std::move(up);
+      res = co_await h2client->request(std::move(ep), std::move(attemptReq), milliseconds(ms));
+    } else {
+      res = co_await client->send(ep, up, tryMs);
+    }
     Duration rtt = proxy->clock.now() - ts;
     c.lastUpstream = rtt;
     c.upstreamHost = attempt.host->id;
@@ -398,15 +454,13 @@ asio::awaitable<http::Response> handle(Proxy::Impl* proxy, std::string listenerK
     if (std::string_view(rejectReason).starts_with("overflow")) out.headers.set("x-berth-overloaded", "true");
     reason = rejectReason;
   } else if (lastResp) {
-    out.status = lastResp->status;
-    copyEndToEnd(lastResp->headers, out.headers);
-    // A HEAD answer keeps the upstream's Content-Length (the HTTP/2 side sends it as is).
-    if (req.method == "HEAD") {
-      if (const http::Header* cl = lastResp->headers.find("content-length"))
-        out.headers.set("content-length", cl->value);
-    }
-    out.body = std::move(lastResp->body);
-    out.trailers = std::move(lastResp->trailers);
+    // The upstream response goes back as it is, minus its hop-by-hop fields (no copies). A
+    // HEAD answer keeps the upstream's Content-Length (what a GET would have had).
+    std::string headLength;
+    if (req.method == "HEAD") headLength = lastResp->headers.get("content-length");
+    out = std::move(*lastResp);
+    keepEndToEnd(out.headers);
+    if (!headLength.empty()) out.headers.add("content-length", headLength);
   } else {
     Failure f = failureFor(lastOutcome, lastError ? &*lastError : nullptr);
     out = localReply(f.status, f.reason);
