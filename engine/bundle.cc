@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 #include "common/strings.h"
 #include "common/unique_fd.h"
 #include "engine/run_flags.h"
+#include "engine/seccomp_profile.h"
 
 namespace berth::engine {
 namespace {
@@ -216,7 +218,12 @@ Result<oci::Spec> buildSpec(const Record& r, const Paths& paths, const std::stri
   bool addAll = c.privileged ||
                 std::find(c.capAdd.begin(), c.capAdd.end(), "ALL") != c.capAdd.end();
   if (addAll) {
-    caps = allCapabilities();
+    // Every capability we hold in our bounding set (the list is in capability-number order),
+    // as Docker does: one we lack (CAP_SYS_RESOURCE in some sandboxes) would fail capset.
+    const auto& all = allCapabilities();
+    for (size_t i = 0; i < all.size(); ++i)
+      if (::prctl(PR_CAPBSET_READ, static_cast<unsigned long>(i), 0, 0, 0) == 1)
+        caps.push_back(all[i]);
   } else if (!dropAll) {
     caps = kDefaultCaps;
   }
@@ -306,7 +313,9 @@ Result<oci::Spec> buildSpec(const Record& r, const Paths& paths, const std::stri
     lx.maskedPaths.clear();
     lx.readonlyPaths.clear();
   }
-  if (!c.seccomp.empty() && c.seccomp != "unconfined" && !c.privileged) {
+  if (c.seccomp.empty() && !c.privileged) {
+    lx.seccomp = defaultSeccompProfile();
+  } else if (!c.seccomp.empty() && c.seccomp != "unconfined" && !c.privileged) {
     std::string wrapped = "{\"ociVersion\":\"1.0.2\",\"linux\":{\"seccomp\":" + c.seccomp + "}}";
     auto parsed = oci::parseSpec(wrapped);
     if (!parsed || !parsed->linux || !parsed->linux->seccomp)

@@ -8,7 +8,9 @@
 #include "engine/procs.h"
 #include "engine/record_store.h"
 #include "engine/run_flags.h"
+#include "engine/seccomp_profile.h"
 #include "engine/state.h"
+#include "runtime/seccomp.h"
 
 namespace berth::engine {
 namespace {
@@ -173,6 +175,59 @@ TEST(MergeImage, DockerRules) {
   c3.entrypoint = std::vector<std::string>{};
   oci::ImageConfig empty;
   EXPECT_FALSE(mergeImageConfig(c3, empty));
+}
+
+TEST(MergeImage, TermDefaultsToXtermOnlyWhenUnset) {
+  oci::ImageConfig img;
+  img.config.cmd = {"sh"};
+  auto term = [](const ContainerConfig& c) {
+    std::string t;
+    int n = 0;
+    for (auto& e : c.env)
+      if (e.rfind("TERM=", 0) == 0) t = e, ++n;
+    return n == 1 ? t : "count=" + std::to_string(n);
+  };
+  ContainerConfig c;
+  c.tty = true;
+  ASSERT_TRUE(mergeImageConfig(c, img));
+  EXPECT_EQ(term(c), "TERM=xterm");
+  ContainerConfig user;
+  user.tty = true;
+  user.env = {"TERM=vt100"};
+  ASSERT_TRUE(mergeImageConfig(user, img));
+  EXPECT_EQ(term(user), "TERM=vt100");
+  oci::ImageConfig withTerm = img;
+  withTerm.config.env = {"TERM=linux"};
+  ContainerConfig fromImage;
+  fromImage.tty = true;
+  ASSERT_TRUE(mergeImageConfig(fromImage, withTerm));
+  EXPECT_EQ(term(fromImage), "TERM=linux");
+  ContainerConfig noTty;
+  ASSERT_TRUE(mergeImageConfig(noTty, img));
+  EXPECT_EQ(term(noTty), "count=0");
+}
+
+TEST(SeccompProfile, DefaultCompilesAndDeniesWhatItShould) {
+  const auto& p = defaultSeccompProfile();
+  EXPECT_EQ(p.defaultAction, "SCMP_ACT_ALLOW");
+  EXPECT_FALSE(p.architectures.empty());
+  auto action = [&](const std::string& name) {
+    for (auto& r : p.syscalls)
+      for (auto& n : r.names)
+        if (n == name) return r.action + "/" + std::to_string(r.errnoRet.value_or(0)) +
+                              (r.args.empty() ? "" : "/args");
+    return std::string("allow");
+  };
+  for (const char* n : {"mount", "umount2", "pivot_root", "kexec_load", "init_module", "bpf",
+                        "keyctl", "open_by_handle_at", "setns", "reboot", "swapon"})
+    EXPECT_EQ(action(n), "SCMP_ACT_ERRNO/1") << n;
+  EXPECT_EQ(action("clone3"), "SCMP_ACT_ERRNO/38");
+  EXPECT_EQ(action("unshare"), "SCMP_ACT_ERRNO/1/args");
+  EXPECT_EQ(action("clone"), "SCMP_ACT_ERRNO/1/args");
+  for (const char* n : {"read", "ptrace", "personality", "execve"}) EXPECT_EQ(action(n), "allow");
+  // The runtime accepts it (every name resolves or is skipped, every rule is valid).
+  auto f = runtime::compileSeccomp(p);
+  EXPECT_TRUE(f) << (f ? "" : f.error().message());
 }
 
 TEST_F(TempDir, ResolveUser) {

@@ -239,6 +239,20 @@ Result<Stats> Engine::stats(const Record& r, int sampleMs) {
   return s;
 }
 
+namespace {
+// As Docker's HostConfig.SecurityOpt, plus the seccomp profile in effect: "seccomp=builtin"
+// (berth's default, engine/seccomp_profile.cc), "seccomp=unconfined" (also --privileged), or
+// "seccomp=" and the user's profile.
+json securityOpt(const ContainerConfig& c) {
+  json a = json::array();
+  if (c.noNewPrivileges) a.push_back("no-new-privileges");
+  if (c.privileged || c.seccomp == "unconfined") a.push_back("seccomp=unconfined");
+  else if (c.seccomp.empty()) a.push_back("seccomp=builtin");
+  else a.push_back("seccomp=" + json::parse(c.seccomp, nullptr, false).dump());
+  return a;
+}
+}  // namespace
+
 std::string Engine::inspectJson(const Record& r) {
   const auto& c = r.config;
   json ports = json::object();
@@ -307,7 +321,7 @@ std::string Engine::inspectJson(const Record& r) {
         {"CapDrop", c.capDrop},
         {"Init", c.init},
         {"Ulimits", ulimits},
-        {"SecurityOpt", c.noNewPrivileges ? json::array({"no-new-privileges"}) : json::array()},
+        {"SecurityOpt", securityOpt(c)},
         {"LogConfig", {{"Type", "json-file"},
                        {"Config", {{"max-size", std::to_string(c.logMaxSize)},
                                    {"max-file", std::to_string(c.logMaxFile)}}}}}}},
