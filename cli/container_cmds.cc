@@ -114,7 +114,8 @@ void addRunFlags(CLI::App* c, engine::RunFlags& f, std::shared_ptr<std::string> 
   c->add_option("--env-file", f.envFile, "read KEY=VALUE lines from a file");
   c->add_option("-p,--publish", f.publish, "publish [IP:][HOST[-HOST]:]CTR[-CTR][/tcp|udp]");
   c->add_flag("-P,--publish-all", f.publishAll, "publish every EXPOSEd port to a free port");
-  c->add_option("-v,--volume", f.volumes, "bind HOST:CTR[:ro], named NAME:CTR, or CTR");
+  c->add_option("-v,--volume", f.volumes,
+                "bind HOST:CTR[:ro], named NAME:CTR[:ro,nocopy], or CTR (filled from the image)");
   c->add_option("--tmpfs", f.tmpfs, "mount a tmpfs PATH[:OPTIONS]");
   c->add_option("-w,--workdir", f.workdir, "working directory");
   c->add_option("-u,--user", f.user, "user[:group] (name or id)");

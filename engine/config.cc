@@ -9,12 +9,14 @@ using nlohmann::json;
 void to_json(json& j, const MountSpec& m) {
   j = json{{"type", m.type}, {"source", m.source}, {"destination", m.destination},
            {"readOnly", m.readOnly}, {"options", m.options}};
+  if (m.noCopy) j["noCopy"] = true;
 }
 void from_json(const json& j, MountSpec& m) {
   m.type = j.value("type", "");
   m.source = j.value("source", "");
   m.destination = j.value("destination", "");
   m.readOnly = j.value("readOnly", false);
+  m.noCopy = j.value("noCopy", false);
   m.options = j.value("options", std::vector<std::string>{});
 }
 void to_json(json& j, const Ulimit& u) {

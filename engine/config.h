@@ -18,6 +18,7 @@ struct MountSpec {
   std::string source;       ///< host path (bind), volume name (volume), "" (tmpfs)
   std::string destination;  ///< absolute path in the container
   bool readOnly = false;
+  bool noCopy = false;  ///< volume: never fill it from the image (`-v NAME:PATH:nocopy`)
   std::vector<std::string> options;  ///< tmpfs options ("size=64m", "mode=1777")
 };
 

@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "common/strings.h"
 #include "engine/engine.h"
+#include "engine/volume_fill.h"
 #include "image/overlay.h"
 #include "image/store.h"
 #include "network/hosts.h"
@@ -95,7 +96,13 @@ Result<void> Engine::setupRuntimeEnv(Record& r) {
   if (!fs::exists(paths_.hosts(r.id)))
     BERTH_TRY(network::rewriteInPlace(paths_.hosts(r.id), network::renderHosts({}, {})));
   for (auto& m : c.mounts)
-    if (m.type == "volume") BERTH_TRY(ensureVolume(m.source, false));
+    if (m.type == "volume") {
+      BERTH_TRY(ensureVolume(m.source, false));
+      // An empty volume takes what the image has at its mount point (Docker's rule).
+      if (!m.noCopy)
+        BERTH_TRY_CTX(fillVolume(rootfs, m.destination, paths_.volumeData(m.source)),
+                      "fill volume " + m.source + " from " + m.destination);
+    }
   // This container's /etc/hosts, and its name in the hosts files of its network peers.
   if (!r.networks.empty()) refreshHosts();
   return {};

@@ -63,9 +63,10 @@ Result<MountSpec> parseVolume(const std::string& v) {
     if (parts.size() == 3) {
       for (auto& o : str::split(parts[2], ',')) {
         if (o == "ro") m.readOnly = true;
+        else if (o == "nocopy") m.noCopy = true;
         else if (o == "rw" || o == "z" || o == "Z" || o == "rprivate" || o == "private" ||
                  o == "rslave" || o == "slave" || o == "rshared" || o == "shared" ||
-                 o == "nocopy" || o == "delegated" || o == "cached" || o == "consistent")
+                 o == "delegated" || o == "cached" || o == "consistent")
           continue;
         else return fail(bad("-v", v, "unknown option \"" + o + "\""));
       }
