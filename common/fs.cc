@@ -63,7 +63,8 @@ Result<void> writeFile(const std::string& path, std::string_view data, mode_t mo
   return writeAll(fd.get(), data, path);
 }
 
-Result<void> writeFileAtomic(const std::string& path, std::string_view data, mode_t mode) {
+Result<void> writeFileAtomic(const std::string& path, std::string_view data, mode_t mode,
+                             bool durable) {
   auto slash = path.rfind('/');
   std::string dir = slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash);
   std::string tmp = path + ".tmp-XXXXXX";
@@ -77,7 +78,7 @@ Result<void> writeFileAtomic(const std::string& path, std::string_view data, mod
     cleanup();
     return w;
   }
-  if (::fchmod(fd.get(), mode) < 0 || ::fsync(fd.get()) < 0) {
+  if (::fchmod(fd.get(), mode) < 0 || (durable && ::fsync(fd.get()) < 0)) {
     int e = errno;
     cleanup();
     return failErrno("fsync " + tmpPath, e);
@@ -88,7 +89,7 @@ Result<void> writeFileAtomic(const std::string& path, std::string_view data, mod
     cleanup();
     return failErrno("rename to " + path, e);
   }
-  return syncDir(dir);
+  return durable ? syncDir(dir) : Result<void>{};
 }
 
 Result<void> mkdirs(const std::string& path, mode_t mode) {

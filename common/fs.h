@@ -19,7 +19,11 @@ Result<void> forEachChunk(const std::string& path,
                           const std::function<void(const char*, size_t)>& fn);
 /// Write `data` to `path` atomically with `mode`. Readers see the old or the new file, never
 /// a partial one; a crash leaves at worst a `.tmp-*` file beside it, never a torn `path`.
-Result<void> writeFileAtomic(const std::string& path, std::string_view data, mode_t mode = 0644);
+/// `durable` (the default) fsyncs the file and its directory, so the new file also survives an
+/// OS crash; without it the rename is still atomic against a process crash (kill -9), which is
+/// all a file needs whose loss in an OS crash matches that of the engine's records.
+Result<void> writeFileAtomic(const std::string& path, std::string_view data, mode_t mode = 0644,
+                             bool durable = true);
 /// Write `data` to `path` (created with `mode`, or truncated) without fsync: for files that
 /// need not survive an OS crash, or are published by a rename whose durability the caller
 /// does not need. Files that must survive go through writeFileAtomic.

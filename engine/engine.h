@@ -77,6 +77,11 @@ class Engine {
 
   const Paths& paths() const { return paths_; }
   RecordStore& records() { return *store_; }
+  /// Close the record store (its SQLite handle) / open it again. The monitor closes it before
+  /// it execs berth-monitor: it runs in its parent's memory (see spawnMonitor), where SQLite's
+  /// per-process lock bookkeeping must be left as the parent had it.
+  void closeRecords() { store_.reset(); }
+  Result<void> reopenRecords();
   network::NetworkStore& networks() { return *nets_; }
   runtime::Runtime& runtime();
 

@@ -223,21 +223,29 @@ void Monitor::becomeLean() {
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  // berth-monitor installs its handlers first thing; until then a stop's SIGUSR1 must not
+  // kill us (SIGCHLD stays default: ignoring it would reap the init behind our back). This
+  // comes before the dup2s below, which may close the self-pipe's read end: a SIGCHLD from
+  // an init that already exited would then write into a pipe without reader, and the
+  // handler would be re-entered by its own SIGPIPE for ever.
+  for (int s : kSignals)
+    if (s != SIGCHLD) ::signal(s, SIG_IGN);
+  ::signal(SIGCHLD, SIG_DFL);
   // fd 3: the init's stdout pipe or the pty master; fd 5: its stderr pipe (none with a pty).
   ::dup2(out_.get(), 3);
   if (err_) ::dup2(err_.get(), 5);
   else ::close(5);
   ::fcntl(4, F_SETFD, 0);
-  // berth-monitor installs its handlers first thing; until then a stop's SIGUSR1 must not
-  // kill us (SIGCHLD stays default: ignoring it would reap the init behind our back).
-  for (int s : kSignals)
-    if (s != SIGCHLD) ::signal(s, SIG_IGN);
+  // We may still be running in the CLI's memory (Engine::spawnMonitor): our SQLite handle
+  // must be closed before the exec, or SQLite's lock records there would claim it is open.
+  eng_->closeRecords();
   ::execv(exe.c_str(), argv.data());
   int e = errno;
   // Without its watcher the container must not run on unseen: stop it and record why.
   ::kill(init_, SIGKILL);
   int st;
   ::waitpid(init_, &st, 0);
+  if (!eng_->reopenRecords()) ::_exit(1);
   (void)eng_->records().modify(id_, [&](Record& x) -> Result<void> {
     x.error = "cannot run " + exe + ": " + std::strerror(e);
     return {};
