@@ -36,8 +36,8 @@ trap cleanup EXIT
 free_port() {
   local p
   while :; do
-    p=$((20000 + RANDOM % 20000))
-    ss -ltnH "sport = :$p" | grep -q . || { echo "$p"; return; }
+    p=$((20000 + RANDOM % 12000))   # below the ephemeral range
+    ss -tanH "sport = :$p" | grep -q . || { echo "$p"; return; }
   done
 }
 wait_port() {

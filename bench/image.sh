@@ -54,7 +54,7 @@ printf '{"imageLayoutVersion":"1.0.0"}' >"$T/oci/oci-layout"
 printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%d,"annotations":{"org.opencontainers.image.ref.name":"flask"}}]}' "$md" "${#man}" >"$T/oci/index.json"
 csize=$(du -cb "$T"/oci/blobs/sha256/* | tail -1 | cut -f1)
 
-port=$((40000 + RANDOM % 20000))
+port=$((20000 + RANDOM % 12000))   # below the ephemeral range (32768-60999)
 cat >"$T/reg.yml" <<YML
 version: 0.1
 log: {level: error}

@@ -20,11 +20,13 @@ b() { "$BERTH" --root "$T/root" --runroot "$T/run" "$@"; }
 die() { echo "FAIL: $*" >&2; exit 1; }
 skip() { echo "SKIP: $*"; exit 77; }
 need() { command -v "$1" >/dev/null || skip "$1 not installed"; }
+# free_port: a loopback port below the kernel's ephemeral range (32768-60999), so no
+# outgoing connection of a concurrent test can hold it, and in no socket state now.
 free_port() {
   local p
   for _ in $(seq 1 50); do
-    p=$((40000 + RANDOM % 20000))
-    ss -ltn "( sport = :$p )" 2>/dev/null | grep -q ":$p" || { echo "$p"; return; }
+    p=$((20000 + RANDOM % 12000))
+    ss -tanH "( sport = :$p )" 2>/dev/null | grep -q . || { echo "$p"; return; }
   done
   die "no free port"
 }

@@ -58,12 +58,14 @@ start_calc() {
   CALC_URL="http://127.0.0.1:$port"
 }
 
-# free_port: a loopback TCP port nobody listens on (for peers that cannot take port 0).
+# free_port: a loopback TCP port in no socket state, below the kernel's ephemeral range
+# (32768-60999) so a concurrent test's outgoing connection cannot take it (for peers that
+# cannot take port 0).
 free_port() {
   local p
   for _ in $(seq 1 50); do
-    p=$((20000 + RANDOM % 20000))
-    if ! ss -ltnH "sport = :$p" | grep -q .; then
+    p=$((20000 + RANDOM % 12000))
+    if ! ss -tanH "sport = :$p" | grep -q .; then
       echo "$p"
       return
     fi
