@@ -126,6 +126,8 @@ Result<void> Monitor::startOnce() {
   runtime::CreateOptions co;
   co.id = id_;
   co.bundle = eng_->paths().containerDir(id_);
+  // berth's default seccomp profile (or none) lets the init's exec stub wait on the fifo.
+  co.vforkInit = c.privileged || c.seccomp.empty() || c.seccomp == "unconfined";
   UniqueFd outW, errW, consoleOurs, consoleTheirs;
   out_.reset();
   err_.reset();

@@ -97,7 +97,8 @@ Result<UniqueFd> sealedStub() {
 }  // namespace
 
 Error finishAndExec(const oci::Process& proc, const std::vector<std::string>& env,
-                    const CapSets& caps, SeccompFilter* seccomp, int keepFds, bool setGroups) {
+                    const CapSets& caps, SeccompFilter* seccomp, int keepFds, bool setGroups,
+                    const FifoWait* wait) {
   auto fail1 = [](Error e) { return e; };
   if (proc.args.empty()) return Error(ErrorCode::kInvalidArgument, "process.args: empty");
   auto exe = findExecutable(proc.args[0], env);
@@ -138,9 +139,26 @@ Error finishAndExec(const oci::Process& proc, const std::vector<std::string>& en
     ::close(notifyFd);
     if (!sent) return fail1(sent.error());
   }
+  // The stub's mode (exec_stub.c): "x" execs at once; "w" first waits on the exec fifo.
+  std::string mode = wait ? "w" : "x", fifoPath, fifoFdText;
+  int fifoFd = -1;
+  if (wait) {
+    // A number above the preserved fds, inherited by the stub only (it closes it).
+    fifoFd = ::fcntl(wait->fifoFd, F_DUPFD_CLOEXEC, 3 + keepFds);
+    if (fifoFd < 0) return Error::fromErrno("dup exec fifo");
+    fifoPath = "/proc/self/fd/" + std::to_string(fifoFd);
+    fifoFdText = std::to_string(fifoFd);
+  }
   cloexecFrom(3 + keepFds);
+  if (wait && ::fcntl(fifoFd, F_SETFD, 0) < 0) return Error::fromErrno("exec fifo fd");
   std::vector<char*> argv, envp;
-  std::string path = *exe;
+  std::string path = *exe, none;
+  argv.push_back(none.data());
+  argv.push_back(mode.data());
+  if (wait) {
+    argv.push_back(fifoPath.data());
+    argv.push_back(fifoFdText.data());
+  }
   argv.push_back(path.data());
   std::vector<std::string> args = proc.args;
   for (auto& a : args) argv.push_back(a.data());
@@ -148,6 +166,9 @@ Error finishAndExec(const oci::Process& proc, const std::vector<std::string>& en
   std::vector<std::string> e = env;
   for (auto& x : e) envp.push_back(x.data());
   envp.push_back(nullptr);
+  // Everything that can fail has: the caller that waits for us (vfork) hears "ready" now.
+  if (wait && !sendSync(wait->syncFd, SyncMsg::kReady))
+    return Error(ErrorCode::kInternal, "report ready");
   ::syscall(SYS_execveat, stub->get(), "", argv.data(), envp.data(), AT_EMPTY_PATH);
   return Error::fromErrno("exec " + proc.args[0]);
 }
@@ -163,10 +184,20 @@ void runInit(InitConfig& cfg) {
       die(sync, e);
     }
   };
-  // 1. Wait until the parent has written our id maps and placed us in the cgroups.
-  auto go = recvSync(sync);
-  if (!go || go->first != SyncMsg::kGo) _exit(1);
-  const std::string stateJson = go->second;
+  // 1. Wait until the parent has written our id maps and placed us in the cgroups; or, when
+  // our parent is suspended until we exec (cfg.vfork: no user namespace, no hooks), join
+  // the cgroups ourselves ("0" is the writer) and set our OOM score.
+  std::string stateJson;
+  if (cfg.vfork) {
+    check(cfg.joinCgroups->addProcess(0));
+    if (proc.oomScoreAdj)
+      check(writeProcFile("/proc/self/oom_score_adj", std::to_string(*proc.oomScoreAdj)),
+            "process.oomScoreAdj");
+  } else {
+    auto go = recvSync(sync);
+    if (!go || go->first != SyncMsg::kGo) _exit(1);
+    stateJson = go->second;
+  }
   if (cfg.newUserNs) {
     if (::syscall(SYS_setresgid, 0, 0, 0) < 0 || ::syscall(SYS_setresuid, 0, 0, 0) < 0)
       die(sync, Error::fromErrno("become root in the user namespace"));
@@ -219,6 +250,14 @@ void runInit(InitConfig& cfg) {
       auto exe = findExecutable(proc.args[0], cfg.env);
       if (!exe) die(sync, exe.error());
     }
+  }
+  if (cfg.vfork) {
+    // 6. The stub blocks on the exec fifo in our place (exec_stub.c) once all of the below
+    // is done, and we report ready just before exec'ing it: our parent resumes at that exec.
+    // No startContainer hooks here (cfg.vfork is only set without hooks).
+    FifoWait wait{cfg.fifoFd, sync};
+    Error e = finishAndExec(proc, cfg.env, cfg.caps, cfg.seccomp, cfg.preserveFds, true, &wait);
+    die(sync, e);
   }
   // 6. Ready: block until start opens the fifo's read end.
   check(sendSync(sync, SyncMsg::kReady));

@@ -34,6 +34,17 @@ struct InitConfig {
   CapSets caps;
   std::vector<ParsedRlimit> rlimits;
   SeccompFilter* seccomp = nullptr;
+  /// Cloned with CLONE_VM|CLONE_VFORK: our parent is suspended until we exec or exit, so we
+  /// join `joinCgroups` ourselves and the stub waits on the exec fifo (runtime/create.cc).
+  bool vfork = false;
+  Cgroups* joinCgroups = nullptr;
+};
+
+/// For finishAndExec: the exec stub waits on this exec fifo (O_PATH fd) before it execs the
+/// process, and kReady is sent on syncFd just before the stub is exec'd.
+struct FifoWait {
+  int fifoFd = -1;
+  int syncFd = -1;
 };
 
 /// Runs in the child; never returns (exec or _exit).
@@ -42,6 +53,7 @@ struct InitConfig {
 /// Shared by init and exec: the last steps before exec of a process (user, caps, NNP,
 /// seccomp, cwd, fds), then exec through the sealed stub. Returns only on error.
 Error finishAndExec(const oci::Process& proc, const std::vector<std::string>& env,
-                    const CapSets& caps, SeccompFilter* seccomp, int keepFds, bool setGroups);
+                    const CapSets& caps, SeccompFilter* seccomp, int keepFds, bool setGroups,
+                    const FifoWait* wait = nullptr);
 
 }  // namespace berth::runtime

@@ -75,6 +75,10 @@ struct CreateOptions {
   /// Use this spec instead of reading <bundle>/config.json (bundle still names the state's
   /// bundle and anchors a relative root.path). For in-process callers that build the spec.
   std::shared_ptr<const oci::Spec> spec;
+  /// The init may start in the caller's memory (CLONE_VM|CLONE_VFORK) when the spec allows
+  /// (runtime/create.cc). Its exec stub then waits on the exec fifo after the seccomp filter is
+  /// loaded, so set this only if that filter allows open, write, close and execve.
+  bool vforkInit = false;
 };
 
 struct ExecOptions {

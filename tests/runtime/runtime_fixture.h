@@ -83,6 +83,7 @@ class RuntimeTest : public ::testing::Test {
     o.id = cid;
     o.bundle = bundle_;
     o.stdio = {-1, outFd, outFd};
+    o.vforkInit = vforkInit_;
     return o;
   }
 
@@ -120,6 +121,7 @@ class RuntimeTest : public ::testing::Test {
   std::string tmp_, bundle_, stateRoot_, prefix_;
   std::unique_ptr<Runtime> rt_;
   oci::Spec spec_;
+  bool vforkInit_ = false;  ///< CreateOptions::vforkInit for opts() and run()
 };
 
 }  // namespace berth::runtime::testing
