@@ -118,26 +118,15 @@ Result<void> removeAt(int dirfd, const char* name, dev_t dev) {
   }
   if (S_ISDIR(st.st_mode)) {
     if (st.st_dev != dev) return fail(Error(EXDEV, std::string("refusing to cross mount at ") + name));
-    int fd = ::openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) return failErrno(std::string("open ") + name);
-    DIR* d = ::fdopendir(fd);
-    if (!d) {
-      ::close(fd);
-      return failErrno("fdopendir");
+    UniqueFd fd(::openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd) return failErrno(std::string("open ") + name);
+    auto names = listDirAt(fd.get());
+    if (!names) return tl::unexpected(std::move(names).error().context(name));
+    for (auto& n : *names) {
+      auto r = removeAt(fd.get(), n.c_str(), dev);
+      if (!r) return tl::unexpected(std::move(r).error().context(name));
     }
-    std::vector<std::string> names;
-    while (auto* e = ::readdir(d)) {
-      if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
-      names.emplace_back(e->d_name);
-    }
-    for (auto& n : names) {
-      auto r = removeAt(::dirfd(d), n.c_str(), dev);
-      if (!r) {
-        ::closedir(d);
-        return tl::unexpected(std::move(r).error().context(name));
-      }
-    }
-    ::closedir(d);
+    fd.reset();
     if (::unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT) {
       return failErrno(std::string("rmdir ") + name);
     }
@@ -177,6 +166,25 @@ Result<std::vector<std::string>> listDir(const std::string& path) {
     return failErrno("opendir " + path);
   }
   while (auto* e = ::readdir(d)) {
+    if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
+    out.emplace_back(e->d_name);
+  }
+  ::closedir(d);
+  return out;
+}
+
+Result<std::vector<std::string>> listDirAt(int dirfd, size_t limit) {
+  std::vector<std::string> out;
+  int fd = ::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return failErrno("open directory");
+  DIR* d = ::fdopendir(fd);
+  if (!d) {
+    ::close(fd);
+    return failErrno("fdopendir");
+  }
+  while (out.size() < limit) {
+    auto* e = ::readdir(d);
+    if (!e) break;
     if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
     out.emplace_back(e->d_name);
   }

@@ -36,6 +36,9 @@ bool exists(const std::string& path);
 bool isDir(const std::string& path);
 /// Names in a directory, without "." and "..". Missing directory gives an empty list.
 Result<std::vector<std::string>> listDir(const std::string& path);
+/// Names in the directory open as `dirfd` (without . and ..), at most `limit` (1: "is it
+/// empty?"). Reads through a fresh open of ".", so `dirfd` and its offset are untouched.
+Result<std::vector<std::string>> listDirAt(int dirfd, size_t limit = SIZE_MAX);
 /// Join two paths with one '/'.
 std::string join(std::string_view a, std::string_view b);
 /// Lexically clean a path: collapse "//" and ".", resolve ".." without going above "/"

@@ -1,6 +1,5 @@
 #include "engine/volume_fill.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
@@ -9,30 +8,11 @@
 
 #include <vector>
 
+#include "common/fs.h"
 #include "common/unique_fd.h"
 
 namespace berth::engine {
 namespace {
-
-// Names in the directory `fd` (without . and ..); `limit` stops early (1: "is it empty?").
-Result<std::vector<std::string>> listDir(int fd, size_t limit = SIZE_MAX) {
-  int dup = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
-  if (dup < 0) return failErrno("dup");
-  DIR* d = ::fdopendir(dup);
-  if (!d) {
-    ::close(dup);
-    return failErrno("opendir");
-  }
-  std::vector<std::string> names;
-  while (dirent* e = ::readdir(d)) {
-    std::string n = e->d_name;
-    if (n == "." || n == "..") continue;
-    names.push_back(std::move(n));
-    if (names.size() >= limit) break;
-  }
-  ::closedir(d);
-  return names;
-}
 
 Result<void> copyBytes(int in, int out, const std::string& name) {
   char buf[65536];
@@ -62,7 +42,7 @@ void applyMeta(int fd, const struct stat& st) {
 // parent's fd with O_NOFOLLOW: nothing the image planted can lead outside either tree.
 Result<void> copyTree(int src, int dst, int depth) {
   if (depth > 256) return fail(ErrorCode::kInvalidArgument, "directory tree too deep");
-  BERTH_ASSIGN(auto names, listDir(src));
+  BERTH_ASSIGN(auto names, fs::listDirAt(src));
   for (const auto& n : names) {
     const char* c = n.c_str();
     struct stat st;
@@ -113,7 +93,7 @@ Result<void> fillVolume(const std::string& rootfs, const std::string& path,
                         const std::string& volumeDir) {
   UniqueFd vol(::open(volumeDir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!vol) return failErrno("open " + volumeDir);
-  BERTH_ASSIGN(auto any, listDir(vol.get(), 1));
+  BERTH_ASSIGN(auto any, fs::listDirAt(vol.get(), 1));
   if (!any.empty()) return {};  // a volume with content is the user's: left alone
   UniqueFd root(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!root) return failErrno("open " + rootfs);

@@ -86,15 +86,16 @@ bool isHopByHop(std::string_view n) {
   }
 }
 
-// Is `name` one of the comma-separated tokens of a Connection field? (No allocation.)
-bool namedInConnection(const http::Headers& h, std::string_view name) {
-  for (const auto& f : h) {
-    if (f.name.size() != 10 || !http::iequals(f.name, "connection")) continue;
-    std::string_view v = f.value;
+// Calls `f` on each comma-separated token of every Connection field until it returns true.
+// (No allocation.)
+template <typename F>
+bool anyConnectionToken(const http::Headers& h, F f) {
+  for (const auto& field : h) {
+    if (field.name.size() != 10 || !http::iequals(field.name, "connection")) continue;
+    std::string_view v = field.value;
     while (!v.empty()) {
       size_t comma = v.find(',');
-      std::string_view tok = str::trim(v.substr(0, comma));
-      if (http::iequals(tok, name)) return true;
+      if (f(str::trim(v.substr(0, comma)))) return true;
       if (comma == std::string_view::npos) break;
       v.remove_prefix(comma + 1);
     }
@@ -102,20 +103,16 @@ bool namedInConnection(const http::Headers& h, std::string_view name) {
   return false;
 }
 
+// Is `name` one of the tokens of a Connection field?
+bool namedInConnection(const http::Headers& h, std::string_view name) {
+  return anyConnectionToken(h, [&](std::string_view tok) { return http::iequals(tok, name); });
+}
+
 // Connection options other than keep-alive/close name further hop-by-hop fields.
 bool namesOtherFields(const http::Headers& h) {
-  for (const auto& f : h) {
-    if (f.name.size() != 10 || !http::iequals(f.name, "connection")) continue;
-    std::string_view v = f.value;
-    while (!v.empty()) {
-      size_t comma = v.find(',');
-      std::string_view tok = str::trim(v.substr(0, comma));
-      if (!tok.empty() && !http::iequals(tok, "keep-alive") && !http::iequals(tok, "close")) return true;
-      if (comma == std::string_view::npos) break;
-      v.remove_prefix(comma + 1);
-    }
-  }
-  return false;
+  return anyConnectionToken(h, [](std::string_view tok) {
+    return !tok.empty() && !http::iequals(tok, "keep-alive") && !http::iequals(tok, "close");
+  });
 }
 
 bool dropWhenForwarding(const http::Headers& all, bool checkConnection, const http::Header& f) {
