@@ -34,8 +34,17 @@ expect_eq() { [[ "$1" == "$2" ]] || fail "$3: expected '$2', got '$1'"; }
 
 import_busybox() { b import "$FIX/busybox.tar" busybox:latest >/dev/null; }
 
-# A free TCP port on 127.0.0.1 (kernel's pick).
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+# A TCP port in no socket state, below the kernel's ephemeral range (32768-60999), so that no
+# outgoing connection of a concurrent test can take it before we publish it.
+free_port() {
+  local p
+  for _ in $(seq 1 50); do
+    p=$((20000 + RANDOM % 12000))
+    ss -tanH "( sport = :$p )" 2>/dev/null | grep -q . || { echo "$p"; return; }
+  done
+  echo "no free port" >&2
+  return 1
+}
 
 # wait_for CMD...: retry up to ~10 s.
 wait_for() {
