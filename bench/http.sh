@@ -5,7 +5,8 @@
 # on cpu 0 with wrk -t1 -c32 on cpu 1, no pipelining. calc and nginx are measured twice,
 # interleaved (calc, nginx, calc, nginx), and the better run of each counts, so that a burst of
 # load from elsewhere does not decide the ratio. Prints req/s, p50/p99, ratios, calc's RSS at
-# idle and after load, calc's CPU time per request, and the load average before and after.
+# idle and after load, calc's CPU time per request, the load average before and after, and
+# how busy each core was during each run (wrk at ~100% of its core means wrk is the ceiling).
 # Peers: BERTH_BENCH=1 bash scripts/install-deps.sh.
 # Usage: bench/http.sh [path/to/calc]   (DURATION=10s CONNECTIONS=32 to change the load)
 # RT=1 runs every server and wrk as SCHED_FIFO (chrt -f 10), all alike: on a machine shared
@@ -60,7 +61,14 @@ run_wrk() {
   local url=$1 script=${2:-}
   local args=(-t1 -c"$CONNS" -d"$DURATION" --latency)
   [[ -n "$script" ]] && args+=(-s "$script")
+  local s0 s1
+  s0=$(grep -E '^cpu[01] ' /proc/stat)
   "${PRIO[@]}" taskset -c 1 wrk "${args[@]}" "$url" >"$TMP/wrk.out" 2>&1
+  s1=$(grep -E '^cpu[01] ' /proc/stat)
+  # busy share of each core over the run (everything but idle and iowait): "server% client%"
+  paste <(echo "$s0") <(echo "$s1") | awk '{ n = NF / 2; b = 0; t = 0
+      for (i = 2; i <= n; i++) { d = $(i + n) - $i; t += d; if (i != 5 && i != 6) b += d }
+      printf "%s%.0f", (NR > 1 ? " " : ""), (t > 0 ? 100 * b / t : 0) } END { print "" }' >"$TMP/cores"
   local rps p50 p99 n
   rps=$(awk '/Requests\/sec/ {print $2}' "$TMP/wrk.out")
   p50=$(awk '$1=="50%" {print $2}' "$TMP/wrk.out")
@@ -93,6 +101,7 @@ calc_idle=$(rss_kib "$CALC_PID")
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 calc_ticks0=$(cpu_ticks "$CALC_PID")
 read -r calc_rps calc_p50 calc_p99 calc_n calc_p90 < <(run_wrk "http://127.0.0.1:$CP/add" "$TMP/add.lua")
+CORES="calc $(cat "$TMP/cores")"
 calc_ticks1=$(cpu_ticks "$CALC_PID")
 check=$(curl -s -X POST -d '{"a":1,"b":2}' "http://127.0.0.1:$CP/add")
 [[ "$check" == '{"result":3}' ]] || { echo "calc answered $check" >&2; exit 1; }
@@ -115,6 +124,7 @@ PY
 PIDS+=($!)
 wait_port "$FP"
 read -r flask_rps flask_p50 flask_p99 _ flask_p90 < <(run_wrk "http://127.0.0.1:$FP/add" "$TMP/add.lua")
+CORES+=", Flask $(cat "$TMP/cores")"
 
 # --- nginx: return 200, one worker ----------------------------------------------------------
 NP=$(free_port)
@@ -140,17 +150,20 @@ NGX
 PIDS+=($!)
 wait_port "$NP"
 read -r nginx_rps nginx_p50 nginx_p99 _ nginx_p90 < <(run_wrk "http://127.0.0.1:$NP/")
+CORES+=", nginx $(cat "$TMP/cores")"
 
 # --- second round, interleaved: the better run of each server counts ------------------------
 better() {  # better "rps p50 p99" "rps p50 p99" -> the one with more req/s
   awk -v a="$1" -v b="$2" 'BEGIN{ split(a, x, " "); split(b, y, " "); print (y[1] > x[1] ? b : a) }'
 }
 read -r r2 p502 p992 n2 p902 < <(run_wrk "http://127.0.0.1:$CP/add" "$TMP/add.lua")
+CORES+=", calc $(cat "$TMP/cores")"
 calc_ticks2=$(cpu_ticks "$CALC_PID")
 calc_load=$(hwm_kib "$CALC_PID")
 calc_runs="$calc_rps/$r2"
 read -r calc_rps calc_p50 calc_p99 calc_p90 < <(better "$calc_rps $calc_p50 $calc_p99 $calc_p90" "$r2 $p502 $p992 $p902")
 read -r r2 p502 p992 _ p902 < <(run_wrk "http://127.0.0.1:$NP/")
+CORES+=", nginx $(cat "$TMP/cores")"
 nginx_runs="$nginx_rps/$r2"
 read -r nginx_rps nginx_p50 nginx_p99 nginx_p90 < <(better "$nginx_rps $nginx_p50 $nginx_p99 $nginx_p90" "$r2 $p502 $p992 $p902")
 # calc's CPU time (user + system, in clock ticks) per request over its two runs.
@@ -168,4 +181,6 @@ echo "calc / Flask throughput: $(ratio "$calc_rps" "$flask_rps")x (goal >= 100x)
 echo "calc / nginx throughput: $(ratio "$calc_rps" "$nginx_rps")x (goal >= 0.7x)"
 echo "calc p99 at $CONNS connections: ${calc_p99} ms (goal < 1 ms)"
 echo "calc CPU time per request: ${calc_us} us (user + system)"
+# When wrk's own core is (nearly) all busy, wrk is the ceiling of that run, not the server.
+echo "busy % of cpu 0 (server) / cpu 1 (wrk) per run: $(sed -E 's/([a-zA-Z]+) ([0-9]+) ([0-9]+)/\1 \2\/\3/g' <<<"$CORES")"
 echo "calc RSS idle: $((calc_idle / 1024)).$(((calc_idle % 1024) * 10 / 1024)) MiB (goal < 5), under load (peak): $((calc_load / 1024)).$(((calc_load % 1024) * 10 / 1024)) MiB (goal < 20)"
