@@ -12,9 +12,11 @@
 #include <boost/asio/write.hpp>
 
 #include <charconv>
+#include <limits>
 #include <unordered_map>
 
 #include "common/strings.h"
+#include "http/body_source.h"
 #include "http/connection.h"
 
 namespace berth::http {
@@ -307,7 +309,8 @@ struct Client::Impl {
   /// Write the request and read the whole response.
   asio::awaitable<Result<Response>> exchange(ClientConn& c, const std::string& wire,
                                              std::string_view method, Clock::time_point deadline,
-                                             bool& gotBytes) {
+                                             bool& gotBytes, const StreamIf* streamIf,
+                                             BodyFraming& streamed) {
     watch(c, deadline);
     struct Unwatch {
       Impl* impl;
@@ -341,7 +344,24 @@ struct Client::Impl {
       c.in.commit(n);
     }
     BodyFraming framing;
-    ParseResult fr = responseFraming(resp, method, lim, framing);
+    ParseResult fr;
+    if (streamIf) {  // a streamed body has no size limit: decide before applying it
+      Limits unlimited = lim;
+      unlimited.maxBodyBytes = std::numeric_limits<uint64_t>::max();
+      fr = responseFraming(resp, method, unlimited, framing);
+      if (!fr.failed() && framing.kind != BodyFraming::kNone &&
+          streamIf->decide(streamIf->ctx, resp,
+                           framing.kind == BodyFraming::kLength ? std::optional<uint64_t>(framing.length)
+                                                                : std::nullopt)) {
+        streamed = framing;
+        if (wec) resp.keepAlive = false;
+        co_return resp;
+      }
+      if (!fr.failed() && framing.kind == BodyFraming::kLength && framing.length > lim.maxBodyBytes)
+        fr = responseFraming(resp, method, lim, framing);  // the usual error
+    } else {
+      fr = responseFraming(resp, method, lim, framing);
+    }
     if (fr.failed()) co_return fail(ErrorCode::kCorrupt, std::string("malformed response: ") + fr.error);
     ChunkedDecoder dec(lim.maxBodyBytes, lim.maxHeadBytes);
     for (;;) {
@@ -390,8 +410,110 @@ size_t Client::idleConnections() const {
 }
 
 namespace {
+/// The body of a streamed response, read from its connection piece by piece.
+class ClientBodySource final : public BodySource {
+ public:
+  ClientBodySource(std::shared_ptr<Client::Impl> impl, std::unique_ptr<ClientConn> c,
+                   std::string key, BodyFraming framing, bool keepAlive, Clock::duration wait)
+      : impl_(std::move(impl)), c_(std::move(c)), key_(std::move(key)), framing_(framing),
+        left_(framing.length), keepAlive_(keepAlive), wait_(wait),
+        dec_(std::numeric_limits<uint64_t>::max(), impl_->options.limits.maxHeadBytes) {
+    done_ = framing.kind == BodyFraming::kLength && framing.length == 0;
+  }
+  ~ClientBodySource() override {
+    if (c_) impl_->unwatch(*c_);
+  }
+  // Not a coroutine itself (GCC 12 and virtual coroutines); returns pull()'s.
+  asio::awaitable<Result<std::string_view>> next() override { return pull(); }
+  std::optional<uint64_t> length() const override {
+    if (framing_.kind == BodyFraming::kLength) return framing_.length;
+    return std::nullopt;
+  }
+
+ private:
+  /// The body has ended: the connection goes back to the pool if it can carry another.
+  void release() {
+    if (!c_) return;
+    if (keepAlive_ && framing_.kind != BodyFraming::kUntilClose && c_->in.empty())
+      impl_->putIdle(key_, std::move(c_));
+    c_.reset();
+  }
+
+  asio::awaitable<Result<std::string_view>> pull() {
+    if (failed_) co_return fail(ErrorCode::kFailedPrecondition, "response body already failed");
+    if (done_) {  // the previous call returned the last piece (still in c_->in until now)
+      release();
+      co_return std::string_view();
+    }
+    for (;;) {
+      detail::InBuffer& in = c_->in;
+      if (!in.empty()) {
+        if (framing_.kind == BodyFraming::kLength) {
+          size_t take = static_cast<size_t>(std::min<uint64_t>(left_, in.size()));
+          std::string_view piece = in.view().substr(0, take);
+          in.consume(take);  // the bytes stay in place until the next read
+          left_ -= take;
+          if (left_ == 0) done_ = true;
+          co_return piece;
+        }
+        if (framing_.kind == BodyFraming::kChunked) {
+          scratch_.clear();
+          ParseResult r = dec_.decode(in.view(), scratch_);
+          if (r.failed()) {
+            failed_ = true;
+            c_.reset();
+            co_return fail(ErrorCode::kCorrupt, std::string("malformed chunked response: ") + r.error);
+          }
+          in.consume(r.consumed);
+          if (r.complete()) done_ = true;
+          if (!scratch_.empty()) co_return std::string_view(scratch_);
+          if (done_) {
+            release();
+            co_return std::string_view();
+          }
+        } else {  // until close
+          std::string_view piece = in.view();
+          in.consume(in.size());
+          co_return piece;
+        }
+      }
+      impl_->watch(*c_, Clock::now() + wait_);
+      auto [ec, n] = co_await c_->socket.async_read_some(c_->in.prepare(16384), kAwait);
+      impl_->unwatch(*c_);
+      bool timedOut = c_->timedOut;
+      if (framing_.kind == BodyFraming::kUntilClose && (ec == asio::error::eof || n == 0) && !timedOut) {
+        done_ = true;
+        keepAlive_ = false;
+        release();
+        co_return std::string_view();
+      }
+      if (ec || n == 0) {
+        failed_ = true;
+        c_.reset();
+        if (timedOut) co_return fail(ErrorCode::kTimeout, "response body timed out");
+        co_return fail(Error(ec ? ec.value() : static_cast<int>(ErrorCode::kCorrupt),
+                             "read response body: " + (ec ? ec.message() : std::string("connection closed"))));
+      }
+      c_->in.commit(n);
+    }
+  }
+
+  std::shared_ptr<Client::Impl> impl_;
+  std::unique_ptr<ClientConn> c_;
+  std::string key_;
+  BodyFraming framing_;
+  uint64_t left_;
+  bool keepAlive_;
+  Clock::duration wait_;
+  ChunkedDecoder dec_;
+  std::string scratch_;
+  bool done_ = false;
+  bool failed_ = false;
+};
+
 asio::awaitable<Result<Response>> runJob(std::shared_ptr<Client::Impl> impl,
-                                         std::unique_ptr<ClientJob> job) {
+                                         std::unique_ptr<ClientJob> job, const StreamIf* streamIf,
+                                         Clock::duration timeout) {
   struct GiveBack {
     Client::Impl& impl;
     std::unique_ptr<ClientJob>& job;
@@ -407,9 +529,16 @@ asio::awaitable<Result<Response>> runJob(std::shared_ptr<Client::Impl> impl,
       c = std::move(*r);
     }
     bool gotBytes = false;
-    auto res = co_await impl->exchange(*c, job->wire, job->method, job->deadline, gotBytes);
+    BodyFraming streamed;
+    auto res = co_await impl->exchange(*c, job->wire, job->method, job->deadline, gotBytes,
+                                       streamIf, streamed);
     if (res) {
-      if (res->keepAlive) impl->putIdle(job->key, std::move(c));
+      if (streamed.kind != BodyFraming::kNone) {
+        res->bodySource = std::make_shared<ClientBodySource>(impl, std::move(c), job->key, streamed,
+                                                             res->keepAlive, timeout);
+      } else if (res->keepAlive) {
+        impl->putIdle(job->key, std::move(c));
+      }
       co_return res;
     }
     if (attempt == 0 && reused && !gotBytes && mayResend && !res.error().is(ErrorCode::kTimeout) &&
@@ -430,9 +559,11 @@ asio::awaitable<Result<Response>> Client::request(Endpoint to, Request req,
 }
 
 asio::awaitable<Result<Response>> Client::send(const Endpoint& to, const Request& req,
-                                               std::optional<std::chrono::milliseconds> timeout) {
+                                               std::optional<std::chrono::milliseconds> timeout,
+                                               const StreamIf* streamIf) {
   std::unique_ptr<ClientJob> job = impl_->takeJob();
-  job->deadline = Clock::now() + timeout.value_or(impl_->options.requestTimeout);
+  Clock::duration wait = timeout.value_or(impl_->options.requestTimeout);
+  job->deadline = Clock::now() + wait;
   if (job->to.host != to.host || job->to.port != to.port || job->key.empty()) {
     job->to = to;
     job->key = to.key();
@@ -440,7 +571,18 @@ asio::awaitable<Result<Response>> Client::send(const Endpoint& to, const Request
   serializeRequest(req, to, job->wire);
   job->method = req.method;
   job->target = req.target;
-  return runJob(impl_, std::move(job));
+  return runJob(impl_, std::move(job), streamIf && streamIf->decide ? streamIf : nullptr, wait);
+}
+
+asio::awaitable<Result<void>> drainBody(BodySource& src, std::string& out, uint64_t limit) {
+  for (;;) {
+    auto piece = co_await src.next();
+    if (!piece) co_return fail(std::move(piece).error());
+    if (piece->empty()) co_return Result<void>();
+    if (out.size() + piece->size() > limit)
+      co_return fail(ErrorCode::kInvalidArgument, "body longer than " + std::to_string(limit) + " bytes");
+    out.append(*piece);
+  }
 }
 
 Result<Response> fetch(std::string_view url, Request req, std::chrono::milliseconds timeout) {

@@ -42,6 +42,15 @@ struct ClientOptions {
                 .maxBodyBytes = 64ull << 20};
 };
 
+/// Decides, once a response head is in, whether its body is handed over as
+/// Response::bodySource (read piece by piece by the caller, e.g. relayed by a proxy as it
+/// arrives) instead of being read whole. Asked only for responses that have a body; `length`
+/// is the Content-Length, if any. A plain function and context: no allocation per request.
+struct StreamIf {
+  bool (*decide)(const void* ctx, const Response& head, std::optional<uint64_t> length) = nullptr;
+  const void* ctx = nullptr;
+};
+
 class Client {
  public:
   explicit Client(boost::asio::any_io_executor executor, ClientOptions options = {});
@@ -64,9 +73,15 @@ class Client {
   /// copied otherwise. The connection pool reuses a connection idle for less than a second
   /// without probing it when the method is idempotent (a dead one is then retried as above);
   /// others are probed with a non-blocking MSG_PEEK first.
+  ///
+  /// With `streamIf`, a response it chooses comes back with its head only and the body in
+  /// `bodySource` (no size limit; the connection goes back to the pool once the body has been
+  /// read to its end, and is closed if the source is dropped before). The timeout then
+  /// bounds the exchange up to the head, and each wait for a further piece of the body.
   boost::asio::awaitable<Result<Response>> send(const Endpoint& to, const Request& req,
                                                 std::optional<std::chrono::milliseconds>
-                                                    timeout = std::nullopt);
+                                                    timeout = std::nullopt,
+                                                const StreamIf* streamIf = nullptr);
   /// Close every pooled idle connection.
   void closeIdle();
   size_t idleConnections() const;

@@ -1,5 +1,7 @@
 #include "http/connection.h"
 
+#include "http/body_source.h"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
@@ -484,6 +486,32 @@ asio::awaitable<bool> Connection::serveStream() {
   co_return !closed_;
 }
 
+asio::awaitable<bool> Connection::streamBody(Response& resp) {
+  std::shared_ptr<BodySource> src = std::move(resp.bodySource);
+  headSent_ = respFinished_ = false;
+  std::optional<uint64_t> length = src->length();
+  auto head = co_await writeHead(resp.status, resp.headers, length);
+  if (!head) co_return false;
+  for (;;) {
+    busy_ = true;  // waiting on the producer, which keeps its own time (the watchdog waits)
+    auto piece = co_await src->next();
+    busy_ = false;
+    if (closed_) co_return false;
+    if (!piece || (piece->empty() && respLeft_ && *respLeft_ != 0)) {
+      abort();  // cut short: the client must not take a partial body for a whole one
+      co_return false;
+    }
+    if (piece->empty()) break;
+    auto w = co_await write(*piece);
+    if (!w) {
+      abort();
+      co_return false;
+    }
+  }
+  auto f = co_await finish();
+  co_return f.has_value() && !closed_;
+}
+
 asio::awaitable<void> Connection::run(std::shared_ptr<Connection> self) {
   const ServerOptions& opt = server_.options;
   uint64_t served = 0;
@@ -575,8 +603,12 @@ asio::awaitable<void> Connection::run(std::shared_ptr<Connection> self) {
       busy_ = false;
       if (closed_) break;
       if (worker_.draining || server_.draining.load(std::memory_order_relaxed)) keepAlive_ = false;
-      serialize(resp);
-      if (out_.size() >= kFlushAt && !co_await flush()) break;
+      if (resp.bodySource && bodyAllowed(resp.status) && req_.method != "HEAD") {
+        if (!co_await streamBody(resp)) break;
+      } else {
+        serialize(resp);
+        if (out_.size() >= kFlushAt && !co_await flush()) break;
+      }
     }
     if (!keepAlive_) {
       co_await flush();

@@ -163,6 +163,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   asio::awaitable<bool> sendContinueIfNeeded();
   asio::awaitable<bool> readFullBody();
   asio::awaitable<bool> serveStream();
+  /// Send an AsyncHandler's response whose body is a BodySource: the head, then each piece.
+  asio::awaitable<bool> streamBody(Response& resp);
   void startBody();
   void serialize(const Response& r);
   void setDeadline(std::chrono::milliseconds d);

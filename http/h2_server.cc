@@ -18,6 +18,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "http/body_source.h"
 #include "http/h2_util.h"
 
 namespace berth::http {
@@ -27,6 +28,8 @@ using tcp = asio::ip::tcp;
 
 namespace {
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
+/// A streamed handler body (Response::bodySource) is read whole for HTTP/2, up to this much.
+constexpr uint64_t kMaxDrainedBody = 64ull << 20;
 class ServerConn;
 }  // namespace
 
@@ -132,6 +135,11 @@ class ServerConn : public std::enable_shared_from_this<ServerConn> {
         threw = true;
       }
       if (threw) resp = Response(500, "Internal Server Error\n");
+      if (resp.bodySource) {  // HTTP/2 responses here are sent whole: read it all first
+        std::shared_ptr<BodySource> src = std::move(resp.bodySource);
+        auto whole = co_await drainBody(*src, resp.body, kMaxDrainedBody);
+        if (!whole) resp = Response(502, "Bad Gateway\n");
+      }
     }
     --handlers_;
     if (closed_) co_return;

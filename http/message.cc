@@ -104,6 +104,7 @@ void Response::clear() {
   status = 200;
   headers.clear();
   body.clear();
+  bodySource.reset();
   trailers.clear();
   versionMinor = 1;
   keepAlive = true;

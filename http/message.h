@@ -7,6 +7,7 @@
 /// the steady state.
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -98,10 +99,17 @@ struct Request {
 };
 
 /// A response as a handler returns it, or as the client received it.
+class BodySource;  // http/body_source.h
+
 struct Response {
   int status = 200;
   Headers headers;
   std::string body;
+  /// When set, the body comes from here piece by piece and `body` is not sent: an HTTP/1.1
+  /// server writes the head (Content-Length when the source knows its length, else chunked)
+  /// and then each piece as it arrives; the HTTP/2 server reads it whole first. Set by
+  /// Client::send for responses its StreamIf chose to stream.
+  std::shared_ptr<BodySource> bodySource;
   Headers trailers;      ///< HTTP/2 only (e.g. grpc-status); an HTTP/1.1 server drops them
   int versionMinor = 1;  ///< client side: the version the server answered with
   bool keepAlive = true; ///< client side: the server keeps the connection open

@@ -13,12 +13,14 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 #include "common/unique_fd.h"
+#include "http/body_source.h"
 #include "http/client.h"
 
 namespace berth::http {
@@ -327,6 +329,205 @@ TEST(StreamServerTest, StreamsBodiesBothWays) {
   EXPECT_EQ(r->body, "[xyz]");
   s.stop();
   s.wait();
+}
+
+// A BodySource for the tests: "one", then (once `release` is set, or after 5 s) "two"; or, in
+// cut mode, an error after "one". Records whether "two" had to wait for the release.
+struct TwoPieces final : BodySource {
+  TwoPieces(std::atomic<bool>& release, std::optional<uint64_t> len, bool cut)
+      : release_(release), len_(len), cut_(cut) {}
+  boost::asio::awaitable<Result<std::string_view>> next() override { return pull(); }
+  std::optional<uint64_t> length() const override { return len_; }
+  boost::asio::awaitable<Result<std::string_view>> pull() {
+    ++calls_;
+    if (calls_ == 1) co_return std::string_view("one");
+    if (calls_ == 2) {
+      auto until = std::chrono::steady_clock::now() + 5s;
+      while (!release_.load() && std::chrono::steady_clock::now() < until) {
+        boost::asio::steady_timer t(currentWorkerExecutor(), 10ms);
+        co_await t.async_wait(boost::asio::use_awaitable);
+      }
+      if (cut_) co_return fail(ErrorCode::kInternal, "producer failed");
+      co_return std::string_view("two");
+    }
+    co_return std::string_view();
+  }
+  std::atomic<bool>& release_;
+  std::optional<uint64_t> len_;
+  bool cut_;
+  int calls_ = 0;
+};
+
+/// Read from `fd` until `what` has arrived (or the peer closed, or `limit` passed).
+bool readUntil(int fd, std::string& out, std::string_view what, std::chrono::milliseconds limit = 3000ms,
+               bool* closed = nullptr) {
+  auto end = std::chrono::steady_clock::now() + limit;
+  while (out.find(what) == std::string::npos) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
+    char buf[4096];
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) {
+      if (closed) *closed = true;
+      return out.find(what) != std::string::npos;
+    }
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return true;
+}
+
+UniqueFd connectLoopback(uint16_t port) {
+  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return UniqueFd();
+  return fd;
+}
+
+class BodySourceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ServerOptions o;
+    o.host = "127.0.0.1";
+    o.port = 0;
+    server_ = std::make_unique<Server>(o);
+    server_->setAsyncHandler([this](Request& r) -> boost::asio::awaitable<Response> {
+      Response resp(200, "");
+      resp.headers.set("x-peer", r.remoteAddr);
+      std::string_view p = r.path();
+      if (p == "/plain") co_return Response(200, "plain:" + r.remoteAddr);
+      std::optional<uint64_t> len;
+      if (p == "/length") len = 6;
+      resp.bodySource = std::make_shared<TwoPieces>(release_, len, p == "/cut");
+      co_return resp;
+    });
+    ASSERT_TRUE(server_->start());
+  }
+  void TearDown() override {
+    server_->stop();
+    server_->wait();
+  }
+  std::atomic<bool> release_{false};
+  std::unique_ptr<Server> server_;
+};
+
+// The first piece reaches the client before the second exists; the body is chunked without a
+// known length, Content-Length with one, and the connection then serves the next request.
+TEST_F(BodySourceTest, PiecesAreSentAsTheyCome) {
+  for (std::string path : {"/chunked", "/length"}) {
+    release_ = false;
+    UniqueFd fd = connectLoopback(server_->port());
+    ASSERT_TRUE(fd);
+    std::string req = "GET " + path + " HTTP/1.1\r\nHost: a\r\n\r\n";
+    ::send(fd.get(), req.data(), req.size(), MSG_NOSIGNAL);
+    std::string out;
+    ASSERT_TRUE(readUntil(fd.get(), out, "one")) << path << ": first piece held back: " << out;
+    EXPECT_EQ(out.find("two"), std::string::npos) << "second piece before it was released";
+    release_ = true;
+    std::string plainReq = "GET /plain HTTP/1.1\r\nHost: a\r\n\r\n";
+    if (path == "/chunked") {
+      ASSERT_TRUE(readUntil(fd.get(), out, "3\r\ntwo\r\n0\r\n\r\n")) << out;
+      EXPECT_NE(out.find("Transfer-Encoding: chunked\r\n"), std::string::npos) << out;
+      EXPECT_NE(out.find("\r\n\r\n3\r\none\r\n"), std::string::npos) << out;
+    } else {
+      ASSERT_TRUE(readUntil(fd.get(), out, "onetwo")) << out;
+      EXPECT_NE(out.find("Content-Length: 6\r\n"), std::string::npos) << out;
+      EXPECT_EQ(out.find("Transfer-Encoding"), std::string::npos) << out;
+    }
+    ::send(fd.get(), plainReq.data(), plainReq.size(), MSG_NOSIGNAL);
+    std::string more;
+    EXPECT_TRUE(readUntil(fd.get(), more, "plain:")) << "connection not kept alive: " << more;
+  }
+}
+
+// A producer that fails mid-body: the connection closes without the last chunk.
+TEST_F(BodySourceTest, FailedProducerCutsTheConnection) {
+  UniqueFd fd = connectLoopback(server_->port());
+  ASSERT_TRUE(fd);
+  std::string req = "GET /cut HTTP/1.1\r\nHost: a\r\n\r\n";
+  ::send(fd.get(), req.data(), req.size(), MSG_NOSIGNAL);
+  std::string out;
+  ASSERT_TRUE(readUntil(fd.get(), out, "one")) << out;
+  release_ = true;
+  bool closed = false;
+  readUntil(fd.get(), out, "never-sent", 3000ms, &closed);
+  EXPECT_TRUE(closed) << "connection left open after a failed body";
+  EXPECT_EQ(out.find("0\r\n\r\n"), std::string::npos) << "a cut body was ended as if whole: " << out;
+}
+
+// Client side: StreamIf hands the body over as a BodySource; the connection returns to the
+// pool after the last piece (and the next request reuses it), and is closed if the source is
+// dropped early. A response the policy declines is read whole as before.
+TEST_F(BodySourceTest, ClientStreamsChosenBodiesAndPoolsTheConnection) {
+  boost::asio::io_context io;
+  Client c(io.get_executor());
+  std::vector<std::string> pieces;
+  bool sawOneBeforeRelease = false, pooledAfterEnd = false, droppedNotPooled = false;
+  std::string streamedPeer, nextPeer, declinedBody;
+  bool declinedHasSource = true;
+  StreamIf always{[](const void*, const Response&, std::optional<uint64_t>) { return true; }, nullptr};
+  StreamIf never{[](const void*, const Response&, std::optional<uint64_t>) { return false; }, nullptr};
+  boost::asio::co_spawn(io, [&]() -> boost::asio::awaitable<void> {
+    Endpoint ep{"127.0.0.1", server_->port()};
+    Request r;
+    r.target = "/chunked";
+    std::optional<std::chrono::milliseconds> to = 10s;
+    auto res = co_await c.send(ep, r, to, &always);
+    if (!res || !res->bodySource) {
+      ADD_FAILURE() << "no streamed response";
+      co_return;
+    }
+    streamedPeer = res->headers.get("x-peer");
+    for (int i = 0; i < 4; ++i) {
+      auto piece = co_await res->bodySource->next();
+      if (!piece) {
+        ADD_FAILURE() << piece.error().message();
+        co_return;
+      }
+      if (piece->empty()) break;
+      pieces.emplace_back(*piece);
+      if (pieces.size() == 1) {
+        sawOneBeforeRelease = !release_.load();
+        release_ = true;
+      }
+    }
+    pooledAfterEnd = c.idleConnections() == 1;
+    Request plain;
+    plain.target = "/plain";
+    auto again = co_await c.send(ep, plain, to);
+    if (again) nextPeer = again->body.substr(6);
+    // Dropped after the first piece: not pooled.
+    c.closeIdle();
+    release_ = false;
+    auto early = co_await c.send(ep, r, to, &always);
+    if (early && early->bodySource) {
+      auto first = co_await early->bodySource->next();
+      (void)first;
+      early->bodySource.reset();
+      droppedNotPooled = c.idleConnections() == 0;
+    }
+    release_ = true;
+    Request len;
+    len.target = "/length";
+    auto declined = co_await c.send(ep, len, to, &never);
+    if (declined) {
+      declinedBody = declined->body;
+      declinedHasSource = declined->bodySource != nullptr;
+    }
+  }, boost::asio::detached);
+  io.run();
+  EXPECT_EQ(pieces, (std::vector<std::string>{"one", "two"}));
+  EXPECT_TRUE(sawOneBeforeRelease);
+  EXPECT_TRUE(pooledAfterEnd);
+  EXPECT_FALSE(streamedPeer.empty());
+  EXPECT_EQ(nextPeer, streamedPeer) << "the streamed connection was not reused";
+  EXPECT_TRUE(droppedNotPooled);
+  EXPECT_EQ(declinedBody, "onetwo");
+  EXPECT_FALSE(declinedHasSource);
 }
 
 TEST(ClientTest, PoolReusesConnectionsAndTimesOut) {

@@ -11,6 +11,7 @@
 #include <cerrno>
 
 #include "common/strings.h"
+#include "http/body_source.h"
 #include "http/client.h"
 #include "http/h2_client.h"
 #include "mesh/proxy_impl.h"
@@ -192,6 +193,28 @@ struct PendingGuard {
   }
 };
 
+// Responses with a body of unknown length, or longer than this, are relayed as they arrive
+// (server-sent events, downloads) instead of being read whole first; shorter ones are read
+// whole, which costs nothing extra and keeps the common case on the fast path.
+constexpr uint64_t kStreamAbove = 256 * 1024;
+
+// What decides, at the head of an upstream response, whether to stream its body.
+struct StreamPolicy {
+  const RetryConfig* rc;
+  const std::string* method;
+  const uint32_t* retries;
+  bool mayRetry;
+  static bool decide(const void* ctx, const http::Response& head, std::optional<uint64_t> length) {
+    const auto& p = *static_cast<const StreamPolicy*>(ctx);
+    if (length && *length <= kStreamAbove) return false;
+    // A response this try will retry is read whole and dropped, not relayed.
+    if (head.status >= 500 && p.mayRetry && *p.retries < p.rc->maxRetries &&
+        retriable(*p.rc, *p.method, Outcome::kHttp5xx, head.status))
+      return false;
+    return true;
+  }
+};
+
 struct Ctx {
   Proxy::Impl* proxy;
   std::shared_ptr<const State> st;
@@ -229,7 +252,7 @@ void finish(Ctx& c, http::Request& req, const http::Response& resp, const char* 
     e.durationMs = static_cast<double>(total.count()) / 1e6;
     e.upstreamMs = static_cast<double>(c.lastUpstream.count()) / 1e6;
     e.bytesIn = c.bytesIn;
-    e.bytesOut = resp.body.size();
+    e.bytesOut = resp.bodySource ? resp.bodySource->length().value_or(0) : resp.body.size();
     if (c.traced) {
       e.traceId = c.trace.traceIdHex();
       e.spanId = c.trace.spanIdHex();
@@ -350,6 +373,8 @@ asio::awaitable<http::Response> handle(Proxy::Impl* proxy, const std::string& li
   const bool mayRetry = rc.maxRetries > 0 && (rc.allowNonIdempotent || isIdempotent(req.method));
   HostPtr prev;
   uint32_t retries = 0;
+  const StreamPolicy streamPolicy{&rc, &req.method, &retries, mayRetry};
+  const http::StreamIf streamIf{&StreamPolicy::decide, &streamPolicy};
   std::optional<http::Response> lastResp;
   Outcome lastOutcome = Outcome::kSuccess;
   std::optional<Error> lastError;
@@ -408,7 +433,7 @@ asio::awaitable<http::Response> handle(Proxy::Impl* proxy, const std::string& li
       http::Request attemptReq = mayRetry ? up : std::move(up);
       res = co_await h2client->request(std::move(ep), std::move(attemptReq), milliseconds(ms));
     } else {
-      res = co_await client->send(ep, up, tryMs);
+      res = co_await client->send(ep, up, tryMs, &streamIf);
     }
     Duration rtt = proxy->clock.now() - ts;
     c.lastUpstream = rtt;

@@ -12,10 +12,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <functional>
 #include <cstring>
 #include <map>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -165,12 +168,95 @@ bool eventually(F pred, std::chrono::milliseconds timeout) {
   return pred();
 }
 
-inline long rssKiB(pid_t pid) {
+/// A backend on a thread of the test, speaking raw HTTP/1.1: for each connection (one at a
+/// time, for at most 20 s in all) it reads a request head and hands the socket to `script`.
+class RawBackend {
+ public:
+  explicit RawBackend(std::function<void(int fd)> script) : script_(std::move(script)) {
+    lfd_ = UniqueFd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    int one = 1;
+    setsockopt(lfd_.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(lfd_.get(), reinterpret_cast<sockaddr*>(&a), sizeof a);
+    socklen_t len = sizeof a;
+    getsockname(lfd_.get(), reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    listen(lfd_.get(), 16);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~RawBackend() {
+    stop_ = true;
+    thread_.join();
+  }
+  uint16_t port() const { return port_; }
+
+  /// Write all of `data` (blocking); false if the peer went away.
+  static bool writeAll(int fd, std::string_view data) {
+    while (!data.empty()) {
+      ssize_t n = send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      data.remove_prefix(static_cast<size_t>(n));
+    }
+    return true;
+  }
+
+ private:
+  void serve() {
+    auto end = Clock::now() + 20s;
+    while (!stop_ && Clock::now() < end) {
+      pollfd p{lfd_.get(), POLLIN, 0};
+      if (poll(&p, 1, 50) <= 0) continue;
+      UniqueFd c(accept4(lfd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+      if (!c) continue;
+      std::string head;
+      char buf[4096];
+      while (head.find("\r\n\r\n") == std::string::npos && head.size() < 65536) {
+        pollfd q{c.get(), POLLIN, 0};
+        if (poll(&q, 1, 5000) <= 0) break;
+        ssize_t n = recv(c.get(), buf, sizeof buf, 0);
+        if (n <= 0) break;
+        head.append(buf, static_cast<size_t>(n));
+      }
+      if (head.find("\r\n\r\n") != std::string::npos) script_(c.get());
+    }
+  }
+  std::function<void(int fd)> script_;
+  UniqueFd lfd_;
+  uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+/// Read from `fd` until `what` has arrived, the peer closed (`*closed`), or `limit` passed.
+inline bool readUntil(int fd, std::string& out, std::string_view what,
+                      std::chrono::milliseconds limit = 5000ms, bool* closed = nullptr) {
+  auto end = Clock::now() + limit;
+  while (out.find(what) == std::string::npos) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - Clock::now());
+    if (left.count() <= 0) return false;
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
+    char buf[8192];
+    ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) {
+      if (closed) *closed = true;
+      return out.find(what) != std::string::npos;
+    }
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return true;
+}
+
+/// A "Vm...:" figure of /proc/PID/status in KiB (VmRSS now, VmHWM the peak), -1 if unknown.
+inline long statusKiB(pid_t pid, const std::string& field) {
   auto s = fs::readFile("/proc/" + std::to_string(pid) + "/status");
   if (!s) return -1;
-  auto pos = s->find("VmRSS:");
+  auto pos = s->find(field + ":");
   if (pos == std::string::npos) return -1;
-  return std::strtol(s->c_str() + pos + 6, nullptr, 10);
+  return std::strtol(s->c_str() + pos + field.size() + 1, nullptr, 10);
 }
+inline long rssKiB(pid_t pid) { return statusKiB(pid, "VmRSS"); }
 
 }  // namespace berth::meshtest
