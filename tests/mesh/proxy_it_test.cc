@@ -40,15 +40,16 @@ class MeshIT : public ::testing::Test {
   }
   void killBackend(uint16_t port) { backends_.erase(port); }
 
-  /// Write the config (with {L} = listener port, {A} = admin port) and start the proxy.
-  uint16_t startProxy(std::string yaml) {
+  /// Write the config (with {L} = listener port, {A} = admin port) and start the proxy
+  /// (where io_uring is refused, with `noIoUring`).
+  uint16_t startProxy(std::string yaml, bool noIoUring = false) {
     listener_ = freePort();
     admin_ = freePort();
     yaml = subst(yaml);
     configPath_ = dir_ + "/mesh.yaml";
     EXPECT_TRUE(fs::writeFileAtomic(configPath_, yaml));
     proxy_ = spawn({BERTH_PROXY_BIN, "--config", configPath_, "--watch-ms", "100", "--log-level", "warn"},
-                   dir_ + "/proxy.log");
+                   dir_ + "/proxy.log", noIoUring);
     EXPECT_TRUE(eventually([&] { return call(admin_, "GET", "/ready", {}, {}, 500ms).status == 200; }, 5000ms))
         << "proxy did not become ready";
     return listener_;
@@ -520,6 +521,51 @@ TEST_F(MeshIT, UpstreamCutMidBodyIsCutDownstream) {
   ASSERT_NE(bodyAt, std::string::npos) << out;
   EXPECT_NE(out.find("\r\nContent-Length: 1000000\r\n"), std::string::npos) << out.substr(0, bodyAt);
   EXPECT_EQ(out.size() - bodyAt - 4, 1000u);
+}
+
+// berth-proxy runs on io_uring where it can; where io_uring_setup is refused (as under
+// Docker's default seccomp profile) it hands over to berth-proxy-epoll, which serves the same.
+TEST_F(MeshIT, IoUringWhereUsableEpollTwinWhereRefused) {
+#if !BERTH_IO_URING_BUILD
+  GTEST_SKIP() << "built without liburing: berth-proxy is on epoll only";
+#else
+  uint16_t b = startBackend("ok");
+  const std::string yaml =
+      "admin: 127.0.0.1:{A}\n"
+      "clusters: [{name: be, endpoints: [" + ep(b) + "]}]\n"
+      "listeners: [{address: 127.0.0.1:{L}, routes: [{cluster: be}]}]\n";
+  auto exeOf = [](pid_t pid) {
+    char buf[4096];
+    ssize_t n = readlink(("/proc/" + std::to_string(pid) + "/exe").c_str(), buf, sizeof buf - 1);
+    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+  };
+  auto ringsOf = [](pid_t pid) {
+    int rings = 0;
+    auto fds = fs::listDir("/proc/" + std::to_string(pid) + "/fd");
+    if (!fds) return -1;
+    for (auto& name : *fds) {
+      char buf[256];
+      ssize_t n = readlink(("/proc/" + std::to_string(pid) + "/fd/" + name).c_str(), buf, sizeof buf - 1);
+      if (n > 0 && std::string_view(buf, static_cast<size_t>(n)) == "anon_inode:[io_uring]") ++rings;
+    }
+    return rings;
+  };
+  for (bool refused : {false, true}) {
+    SCOPED_TRACE(refused ? "io_uring refused" : "io_uring allowed");
+    uint16_t port = startProxy(yaml, refused);
+    auto r = call(port, "GET", "/x");
+    EXPECT_EQ(r.status, 200) << r.error;
+    std::string exe = exeOf(proxy_.get());
+    std::string want = refused ? "/berth-proxy-epoll" : "/berth-proxy";
+    EXPECT_TRUE(exe.size() >= want.size() && exe.compare(exe.size() - want.size(), want.size(), want) == 0) << exe;
+    int rings = ringsOf(proxy_.get());
+    auto disabled = fs::readFile("/proc/sys/kernel/io_uring_disabled");
+    bool allowed = !disabled || disabled->empty() || (*disabled)[0] == '0';
+    if (refused) EXPECT_EQ(rings, 0);
+    else if (allowed) EXPECT_GT(rings, 0) << "berth-proxy made no io_uring";
+    proxy_.killAndReap();
+  }
+#endif
 }
 
 // admin_socket: the admin API on a unix socket (mode 0600), same handler as the TCP one.
