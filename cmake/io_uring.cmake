@@ -1,16 +1,17 @@
-# io_uring twins of the HTTP programs (see http/io_backend.h). Asio chooses its reactor at
-# compile time, so every library that includes Asio is compiled a second time, as
-# <lib>_uring, with Asio's io_uring backend as its default (BOOST_ASIO_HAS_IO_URING +
+# berth-proxy on io_uring, with an epoll twin (see http/io_backend.h). Asio chooses its reactor
+# at compile time, so every library berth-proxy links that includes Asio is compiled a second
+# time, as <lib>_uring, with Asio's io_uring backend as its default (BOOST_ASIO_HAS_IO_URING +
 # BOOST_ASIO_DISABLE_EPOLL) and BERTH_IO_URING=1. A binary links one set or the other, never
-# both (mixing them would break the one-definition rule). berth-proxy and calc link the
-# _uring set; berth-proxy-epoll and calc-epoll, the epoll set, are what they exec when
-# io_uring is unusable. Included from the top-level CMakeLists.txt once every library exists.
+# both (mixing them would break the one-definition rule). berth-proxy links the _uring set;
+# berth-proxy-epoll, the epoll set, is what it execs when io_uring is unusable. (calc stays on
+# epoll: one recv and one send per request gain nothing from the ring here, see
+# docs/design/http.md.) Included from the top-level CMakeLists.txt once every library exists.
 
 # The imported targets the twins link, found again here (imported targets are per directory).
 find_package(Boost 1.81 REQUIRED)
 find_package(nlohmann_json 3 REQUIRED)
 
-set(BERTH_ASIO_LIBS berth_http berth_http2 berth_telemetry berth_sdk berth_mesh calc_lib)
+set(BERTH_ASIO_LIBS berth_http berth_http2 berth_telemetry berth_mesh)
 
 function(berth_uring_twin lib)
   get_target_property(srcs ${lib} SOURCES)

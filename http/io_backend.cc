@@ -20,7 +20,7 @@ namespace berth::http {
 namespace {
 // Rings with cooperative task running: completions are run when the thread next enters the
 // kernel instead of interrupting it (the interrupts are what make Asio's default rings slower
-// than epoll on these VMs: 24 vs 13 us of CPU per calc request; with these flags 11 us).
+// than epoll on these VMs: 24 vs 13 us of CPU per calc request; with these flags ~13 us).
 constexpr unsigned kRingFlags = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
 
 /// Empty if io_uring works here, else why not.

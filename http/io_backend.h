@@ -1,10 +1,10 @@
 #pragma once
-/// berth's HTTP programs (berth-proxy, calc) are built twice: on io_uring (Asio's io_uring
-/// backend; rings with cooperative task running) and on epoll, the twin installed beside the
-/// first as "<name>-epoll". On this VM the io_uring build spends ~15-30 % less CPU per request
-/// (docs/benchmarks.md), but io_uring is often unavailable: container seccomp profiles (Docker's
-/// default) refuse it, kernel.io_uring_disabled, kernels before 5.19. Asio picks its backend at
-/// compile time, hence the two builds.
+/// berth-proxy is built twice: on io_uring (Asio's io_uring backend; rings with cooperative
+/// task running) and on epoll, the twin installed beside it as "berth-proxy-epoll". On these
+/// VMs the io_uring build spends 13-28 % less CPU per proxied request (docs/benchmarks.md),
+/// but io_uring is often unavailable: container seccomp profiles (Docker's default) refuse it,
+/// kernel.io_uring_disabled, kernels before 5.19. Asio picks its backend at compile time,
+/// hence the two builds. Any program linking the <lib>_uring libraries can do the same.
 
 #include "common/error.h"
 

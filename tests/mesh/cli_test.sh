@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # e2e: the proxy command as a user types it. `berth-proxy` and `berth proxy` validate a config
-# with --check, and a bad config fails with one line naming the key (berth: exit 125).
+# with --check, and a bad config fails with one line naming the key (berth: exit 125); the
+# io_uring build's epoll twin and its errors.
 #   cli_test.sh BERTH_PROXY_BIN BERTH_BIN
 set -euo pipefail
 proxy=$1 berth=$2
@@ -31,6 +32,22 @@ set +e
 err=$("$proxy" --config "$dir/missing.yaml" 2>&1 >/dev/null); rc=$?
 set -e
 (( rc == 1 )) && [[ $err == *"missing.yaml"* ]] || fail "missing file: rc=$rc $err"
+
+# The io_uring build (it has a berth-proxy-epoll twin) runs the twin when told to, and a bad
+# BERTH_IO, or a missing twin, is a one-line error (http/io_backend.h).
+set +e
+err=$(BERTH_IO=kqueue "$proxy" --config "$dir/good.yaml" --check 2>&1 >/dev/null); rc=$?
+set -e
+(( rc == 1 )) && [[ $err == "berth-proxy: BERTH_IO='kqueue': want io_uring or epoll" ]] || fail "bad BERTH_IO: rc=$rc $err"
+if [[ -x "$proxy-epoll" ]]; then
+  out=$(BERTH_IO=epoll "$proxy" --config "$dir/good.yaml" --check) || fail "BERTH_IO=epoll --check"
+  [[ $out == "ok: 1 listeners, 1 routes, 1 clusters" ]] || fail "twin summary: $out"
+  cp "$proxy" "$dir/berth-proxy"  # alone, without its twin
+  set +e
+  err=$(BERTH_IO=epoll "$dir/berth-proxy" --config "$dir/good.yaml" --check 2>&1 >/dev/null); rc=$?
+  set -e
+  (( rc == 1 )) && [[ $(wc -l <<<"$err") == 1 && $err == *"$dir/berth-proxy-epoll"* ]] || fail "missing twin: rc=$rc $err"
+fi
 
 out=$("$berth" proxy --config "$dir/good.yaml" --check) || fail "berth proxy --check"
 [[ $out == ok:* ]] || fail "berth proxy summary: $out"

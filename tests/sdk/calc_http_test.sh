@@ -117,13 +117,6 @@ curl -s -o /dev/null -X POST -d '{"a":1,"b":1}' \
   -H 'traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' "$CALC_URL/add"
 sleep 1.5  # the access log and the span exporter flush in the background
 
-# An io_uring build (it has a calc-epoll twin) runs on io_uring where the kernel allows it.
-io_uring_allowed() { [[ "$(cat /proc/sys/kernel/io_uring_disabled 2>/dev/null || echo 0)" == 0 ]]; }
-if [[ -x "$CALC-epoll" ]] && io_uring_allowed; then
-  rings=$(find "/proc/$CALC_PID/fd" -lname 'anon_inode:\[io_uring\]' 2>/dev/null | wc -l)
-  check "calc runs on io_uring" "yes" "$([[ $rings -gt 0 ]] && echo yes || echo "no io_uring fd")"
-fi
-
 # SIGTERM drains and exits 0.
 kill -TERM "$CALC_PID"
 rc=0
@@ -142,20 +135,5 @@ check_contains "stopped log" '"msg":"stopped"' "$log"
 otlp=$(cat "$TMP/otlp.txt" 2>/dev/null || true)
 check_contains "otlp path" "POST /v1/traces HTTP/1.1" "$otlp"
 check_contains "otlp service" '"stringValue":"calc"' "$otlp"
-
-# The io_uring build hands over to its epoll twin when told to (BERTH_IO=epoll; the same
-# happens when io_uring is refused, tests/mesh IoUringWhereUsableEpollTwinWhereRefused), and
-# the twin answers alike. A bad BERTH_IO is a one-line error.
-if [[ -x "$CALC-epoll" ]]; then
-  start_calc "$CALC" BERTH_IO=epoll
-  check "epoll twin runs" "$(readlink -f "$CALC-epoll")" "$(readlink -f "/proc/$CALC_PID/exe")"
-  check "epoll twin answers" '{"result":3}' "$(curl -s -X POST -d '{"a": 1, "b": 2}' "$CALC_URL/add")"
-  kill -TERM "$CALC_PID"
-  wait "$CALC_PID" || true
-  CALC_PID=
-fi
-bad_io=$(BERTH_IO=kqueue "$CALC" 2>&1 >/dev/null; echo "rc=$?")
-check "bad BERTH_IO" "calc: BERTH_IO='kqueue': want io_uring or epoll
-rc=1" "$bad_io"
 
 finish
