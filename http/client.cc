@@ -449,10 +449,7 @@ class ClientBodySource final : public BodySource {
       detail::InBuffer& in = c_->in;
       if (!in.empty()) {
         if (framing_.kind == BodyFraming::kLength) {
-          size_t take = static_cast<size_t>(std::min<uint64_t>(left_, in.size()));
-          std::string_view piece = in.view().substr(0, take);
-          in.consume(take);  // the bytes stay in place until the next read
-          left_ -= take;
+          std::string_view piece = in.takeUpTo(left_);
           if (left_ == 0) done_ = true;
           co_return piece;
         }

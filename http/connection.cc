@@ -313,10 +313,7 @@ asio::awaitable<Result<std::string_view>> Connection::read() {
         if (r.complete()) bodyDone_ = true;
         if (!chunkScratch_.empty() || bodyDone_) co_return std::string_view(chunkScratch_);
       } else {
-        size_t take = static_cast<size_t>(std::min<uint64_t>(bodyLeft_, in_.size()));
-        std::string_view piece = in_.view().substr(0, take);
-        in_.consume(take);  // the bytes stay in place until the next read
-        bodyLeft_ -= take;
+        std::string_view piece = in_.takeUpTo(bodyLeft_);
         if (bodyLeft_ == 0) bodyDone_ = true;
         co_return piece;
       }

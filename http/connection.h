@@ -6,6 +6,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -32,6 +33,15 @@ class InBuffer {
   void consume(size_t n) {
     begin_ += n;
     if (begin_ == end_) begin_ = end_ = 0;
+  }
+  /// Up to `left` bytes from the front, consumed (they stay in place until the next
+  /// prepare(), so the view is good until then); `left` goes down by as many.
+  std::string_view takeUpTo(uint64_t& left) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(left, size()));
+    std::string_view piece = view().substr(0, n);
+    consume(n);
+    left -= n;
+    return piece;
   }
   /// Make room for at least `want` more bytes at the end; returns the writable region.
   asio::mutable_buffer prepare(size_t want);

@@ -40,8 +40,8 @@ namespace berth::meshtest {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-/// A free loopback TCP port (bound once and released; good enough on loopback).
-inline uint16_t freePort() {
+/// A TCP socket bound to a kernel-chosen loopback port (set in `port`).
+inline UniqueFd bindLoopback(uint16_t& port) {
   UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_in a{};
   a.sin_family = AF_INET;
@@ -49,7 +49,15 @@ inline uint16_t freePort() {
   bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a);
   socklen_t len = sizeof a;
   getsockname(fd.get(), reinterpret_cast<sockaddr*>(&a), &len);
-  return ntohs(a.sin_port);
+  port = ntohs(a.sin_port);
+  return fd;
+}
+
+/// A free loopback TCP port (bound once and released; good enough on loopback).
+inline uint16_t freePort() {
+  uint16_t port = 0;
+  bindLoopback(port);
+  return port;
 }
 
 inline UniqueFd connectTo(uint16_t port) {
@@ -202,16 +210,7 @@ bool eventually(F pred, std::chrono::milliseconds timeout) {
 class RawBackend {
  public:
   explicit RawBackend(std::function<void(int fd)> script) : script_(std::move(script)) {
-    lfd_ = UniqueFd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    int one = 1;
-    setsockopt(lfd_.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(lfd_.get(), reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    getsockname(lfd_.get(), reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
+    lfd_ = bindLoopback(port_);
     listen(lfd_.get(), 16);
     thread_ = std::thread([this] { serve(); });
   }

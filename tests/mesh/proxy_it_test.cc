@@ -68,6 +68,15 @@ class MeshIT : public ::testing::Test {
 
   static std::string ep(uint16_t port) { return "127.0.0.1:" + std::to_string(port); }
 
+  /// A proxy with one route to one backend, and a client connection to its listener.
+  UniqueFd proxyConnectionTo(uint16_t backend) {
+    uint16_t port = startProxy(
+        "admin: 127.0.0.1:{A}\n"
+        "clusters: [{name: be, endpoints: [" + ep(backend) + "]}]\n"
+        "listeners: [{address: 127.0.0.1:{L}, routes: [{cluster: be}]}]\n");
+    return connectTo(port);
+  }
+
   std::string dir_, configPath_;
   uint16_t listener_ = 0, admin_ = 0;
   ScopedPid proxy_;
@@ -429,11 +438,7 @@ TEST_F(MeshIT, StreamedResponsesRelayPiecesAsTheyCome) {
     backendWaitedOut = !clientHasOne;
     RawBackend::writeAll(fd, "b\r\ndata: two\n\n\r\n0\r\n\r\n");
   });
-  uint16_t port = startProxy(
-      "admin: 127.0.0.1:{A}\n"
-      "clusters: [{name: be, endpoints: [" + ep(be.port()) + "]}]\n"
-      "listeners: [{address: 127.0.0.1:{L}, routes: [{cluster: be}]}]\n");
-  UniqueFd fd = connectTo(port);
+  UniqueFd fd = proxyConnectionTo(be.port());
   ASSERT_TRUE(fd);
   ASSERT_TRUE(RawBackend::writeAll(fd.get(), "GET /events HTTP/1.1\r\nHost: a\r\n\r\n"));
   std::string out;
@@ -464,11 +469,7 @@ TEST_F(MeshIT, LargeBodiesAreRelayedWithoutBeingHeld) {
       if (!RawBackend::writeAll(fd, block)) return;
     }
   });
-  uint16_t port = startProxy(
-      "admin: 127.0.0.1:{A}\n"
-      "clusters: [{name: be, endpoints: [" + ep(be.port()) + "]}]\n"
-      "listeners: [{address: 127.0.0.1:{L}, routes: [{cluster: be}]}]\n");
-  UniqueFd fd = connectTo(port);
+  UniqueFd fd = proxyConnectionTo(be.port());
   ASSERT_TRUE(fd);
   ASSERT_TRUE(RawBackend::writeAll(fd.get(), "GET /big HTTP/1.1\r\nHost: a\r\n\r\n"));
   std::string head;
@@ -506,11 +507,7 @@ TEST_F(MeshIT, UpstreamCutMidBodyIsCutDownstream) {
   RawBackend be([&](int fd) {
     RawBackend::writeAll(fd, "HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n" + std::string(1000, 'x'));
   });  // returns: the connection closes after 1000 of 1000000 bytes
-  uint16_t port = startProxy(
-      "admin: 127.0.0.1:{A}\n"
-      "clusters: [{name: be, endpoints: [" + ep(be.port()) + "]}]\n"
-      "listeners: [{address: 127.0.0.1:{L}, routes: [{cluster: be}]}]\n");
-  UniqueFd fd = connectTo(port);
+  UniqueFd fd = proxyConnectionTo(be.port());
   ASSERT_TRUE(fd);
   ASSERT_TRUE(RawBackend::writeAll(fd.get(), "GET /cut HTTP/1.1\r\nHost: a\r\n\r\n"));
   std::string out;
