@@ -99,12 +99,15 @@ fi
 hap_pid=$(pgrep -n -f "haproxy -f $work/haproxy.cfg")
 declare -A PID=([haproxy]=$hap_pid [berth]=$berth_pid [base]=${base_pid:-})
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-declare -A TICKS REQS
+declare -A TICKS REQS NGX_TICKS WRK_CPU
+nginx_master=$(pgrep -n -f "nginx -p $work/nginx")
+nginx_worker=$(pgrep -P "$nginx_master" | head -1)
 
 # wrk output -> "rps p50_ms p99_ms errors"; LAST_REQS = requests completed
 run_wrk() { # url conns seconds
-  local out; out=$(wrk -t1 -c"$2" -d"$3"s --latency "$1" 2>&1)
+  local out; out=$( { TIMEFORMAT='%U %S'; time wrk -t1 -c"$2" -d"$3"s --latency "$1" 2>&1; } 2>"$work/wrk.time")
   LAST_REQS=$(awk '/requests in/ {print $1}' <<<"$out")
+  LAST_WRK_CPU=$(awk '{print $1 + $2}' "$work/wrk.time")
   local rps p50 p99 errs
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   p50=$(awk '$1=="50%" {print $2}' <<<"$out")
@@ -134,8 +137,12 @@ for ((r = 1; r <= ROUNDS; r++)); do
     name=${t%%:*} p=${t##*:}
     pid=${PID[$name]:-}
     [[ -n $pid ]] && t0=$(cpu_ticks "$pid")
+    ng0=$(cpu_ticks "$nginx_worker")
     run_wrk "http://127.0.0.1:$p/" "$CONNS" "$DURATION" > "$work/out"
     R[$name.$r]=$(cat "$work/out")
+    NGX_TICKS[$name]=$(( ${NGX_TICKS[$name]:-0} + $(cpu_ticks "$nginx_worker") - ng0 ))
+    WRK_CPU[$name]=$(awk -v a="${WRK_CPU[$name]:-0}" -v b="$LAST_WRK_CPU" 'BEGIN{print a + b}')
+    [[ -z $pid ]] && REQS[$name]=$(( ${REQS[$name]:-0} + LAST_REQS ))
     if [[ -n $pid ]]; then
       TICKS[$name]=$(( ${TICKS[$name]:-0} + $(cpu_ticks "$pid") - t0 ))
       REQS[$name]=$(( ${REQS[$name]:-0} + LAST_REQS ))
@@ -148,10 +155,18 @@ col() { # name field(1 rps,2 p50,3 p99,4 err) [1c]
 }
 printf '\n| target (c=%s, median of %s runs) | req/s | p50 ms | p99 ms | errors | CPU us/req |\n|---|---|---|---|---|---|\n' "$CONNS" "$ROUNDS"
 names="nginx haproxy berth"; [[ -n $BASE_BIN ]] && names+=" base"
-cpu_us() { [[ -n ${REQS[$1]:-} && ${REQS[$1]} -gt 0 ]] && awk -v t="${TICKS[$1]}" -v n="${REQS[$1]}" -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%.1f", t / hz * 1e6 / n}' || echo -; }
+cpu_us() { [[ -n ${TICKS[$1]:-} && -n ${REQS[$1]:-} && ${REQS[$1]} -gt 0 ]] && awk -v t="${TICKS[$1]}" -v n="${REQS[$1]}" -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%.1f", t / hz * 1e6 / n}' || echo -; }
 for n in $names; do
   label=$n; [[ $n == nginx ]] && label="nginx direct"; [[ $n == haproxy ]] && label="haproxy 1 thread"; [[ $n == berth ]] && label="berth-proxy 1 worker"; [[ $n == base ]] && label="berth-proxy (BASE_BIN)"
   printf '| %s | %s | %s | %s | %s | %s |\n' "$label" "$(col $n 1)" "$(col $n 2)" "$(col $n 3)" "$(col $n 4)" "$(cpu_us $n)"
+done
+# Where the CPU of the whole chain goes per request (c=$CONNS runs): the proxies' share
+# decides req/s only together with what wrk and nginx spend alongside them.
+printf '\n| CPU us per request (c=%s) | proxy | nginx | wrk | total |\n|---|---|---|---|---|\n' "$CONNS"
+for n in $names; do
+  awk -v n="$n" -v p="$(cpu_us "$n")" -v t="${NGX_TICKS[$n]}" -v w="${WRK_CPU[$n]}" -v q="${REQS[$n]}" \
+    -v hz="$(getconf CLK_TCK)" 'BEGIN{ ng = t / hz * 1e6 / q; wk = w * 1e6 / q; pp = (p == "-" ? 0 : p)
+      printf "| %s | %s | %.1f | %.1f | %.1f |\n", n, p, ng, wk, pp + ng + wk }'
 done
 awk -v b="$(col berth 1)" -v h="$(col haproxy 1)" -v bp="$(col berth 3)" -v hp="$(col haproxy 3)" \
   -v bc="$(cpu_us berth)" -v hc="$(cpu_us haproxy)" \

@@ -116,6 +116,16 @@ void serializeRequest(const Request& req, const Endpoint& to, std::string& out) 
     out += h.value;
     out += "\r\n";
   }
+  if (req.bodySource) {  // the head only: exchange() sends the body as the source yields it
+    if (auto len = req.bodySource->length()) {
+      out += "Content-Length: ";
+      appendDecimal(out, *len);
+      out += "\r\n\r\n";
+    } else {
+      out += "Transfer-Encoding: chunked\r\n\r\n";
+    }
+    return;
+  }
   if (chunked) {
     out += "Transfer-Encoding: chunked\r\n\r\n";
     if (!req.body.empty()) {
@@ -188,6 +198,7 @@ struct ClientJob {
   std::string wire;    ///< request line, headers and body as sent
   std::string method, target;
   Clock::time_point deadline;
+  std::shared_ptr<BodySource> bodySource;  ///< the body, sent after `wire` (the head)
 };
 
 struct Client::Impl {
@@ -259,6 +270,7 @@ struct Client::Impl {
     return j;
   }
   void giveJob(std::unique_ptr<ClientJob> j) {
+    j->bodySource.reset();
     if (freeJobs.size() >= 64 || j->wire.capacity() > (64u << 10)) return;
     freeJobs.push_back(std::move(j));
   }
@@ -310,7 +322,7 @@ struct Client::Impl {
   asio::awaitable<Result<Response>> exchange(ClientConn& c, const std::string& wire,
                                              std::string_view method, Clock::time_point deadline,
                                              bool& gotBytes, const StreamIf* streamIf,
-                                             BodyFraming& streamed) {
+                                             BodyFraming& streamed, BodySource* bodySource) {
     watch(c, deadline);
     struct Unwatch {
       Impl* impl;
@@ -323,6 +335,33 @@ struct Client::Impl {
                    what + (ec ? ": " + ec.message() : std::string()));
     };
     auto [wec, wn] = co_await asio::async_write(c.socket, asio::buffer(wire), kAwait);
+    if (bodySource && !wec) {  // the body, as it comes (chunked unless its length is known)
+      const bool chunked = !bodySource->length();
+      std::string frame;
+      for (;;) {
+        auto piece = co_await bodySource->next();
+        if (!piece) co_return fail(Error(piece.error().code(), "request body: " + piece.error().message()));
+        frame.clear();
+        if (piece->empty()) {
+          if (!chunked) break;
+          frame = "0\r\n\r\n";
+        } else if (chunked) {
+          char hex[24];
+          auto [p, ec] = std::to_chars(hex, hex + sizeof hex, piece->size(), 16);
+          frame.append(hex, p);
+          frame += "\r\n";
+          frame += *piece;
+          frame += "\r\n";
+        }
+        std::string_view out = frame.empty() ? *piece : std::string_view(frame);
+        auto [bec, bn] = co_await asio::async_write(c.socket, asio::buffer(out.data(), out.size()), kAwait);
+        if (bec) {  // an early answer (413) may be waiting: read it below
+          wec = bec;
+          break;
+        }
+        if (piece->empty()) break;
+      }
+    }
     // A server may answer early (413) and close before reading the whole body: on a write
     // error still read what it sent, and report the write error only if there is nothing.
     if (wec && c.timedOut) co_return fail(timeoutOr(wec, "write request"));
@@ -516,7 +555,7 @@ asio::awaitable<Result<Response>> runJob(std::shared_ptr<Client::Impl> impl,
     std::unique_ptr<ClientJob>& job;
     ~GiveBack() { impl.giveJob(std::move(job)); }
   } giveBack{*impl, job};
-  const bool mayResend = idempotent(job->method);
+  const bool mayResend = idempotent(job->method) && !job->bodySource;  // a source is read once
   for (int attempt = 0;; ++attempt) {
     std::unique_ptr<ClientConn> c = impl->takeIdle(job->key, mayResend && attempt == 0);
     bool reused = c != nullptr;
@@ -528,7 +567,7 @@ asio::awaitable<Result<Response>> runJob(std::shared_ptr<Client::Impl> impl,
     bool gotBytes = false;
     BodyFraming streamed;
     auto res = co_await impl->exchange(*c, job->wire, job->method, job->deadline, gotBytes,
-                                       streamIf, streamed);
+                                       streamIf, streamed, job->bodySource.get());
     if (res) {
       if (streamed.kind != BodyFraming::kNone) {
         res->bodySource = std::make_shared<ClientBodySource>(impl, std::move(c), job->key, streamed,
@@ -542,6 +581,8 @@ asio::awaitable<Result<Response>> runJob(std::shared_ptr<Client::Impl> impl,
         Clock::now() < job->deadline) {
       continue;
     }
+    if (job->bodySource && str::startsWith(res.error().message(), "request body: "))
+      co_return fail(std::move(res).error());  // the caller's source failed, not the server
     co_return fail(std::move(res).error().context(job->method + " " + job->key + job->target));
   }
 }
@@ -566,6 +607,7 @@ asio::awaitable<Result<Response>> Client::send(const Endpoint& to, const Request
     job->key = to.key();
   }
   serializeRequest(req, to, job->wire);
+  job->bodySource = req.bodySource;
   job->method = req.method;
   job->target = req.target;
   return runJob(impl_, std::move(job), streamIf && streamIf->decide ? streamIf : nullptr, wait);

@@ -10,6 +10,7 @@
 
 #include <charconv>
 #include <exception>
+#include <limits>
 
 namespace berth::http::detail {
 
@@ -51,6 +52,19 @@ void appendStatusLine(std::string& out, int status) {
   out += reasonPhrase(status);
   out += "\r\n";
 }
+}  // namespace
+
+namespace {
+/// Request::bodySource of an AsyncHandler's request: the connection's own body reader.
+class RequestBodySource final : public BodySource {
+ public:
+  explicit RequestBodySource(Connection& c) : c_(c) {}
+  asio::awaitable<Result<std::string_view>> next() override { return c_.readStreamed(); }
+  std::optional<uint64_t> length() const override { return c_.length(); }
+
+ private:
+  Connection& c_;
+};
 }  // namespace
 
 asio::awaitable<Result<std::string_view>> ConnectionBodyReader::read() { return c_.read(); }
@@ -329,6 +343,14 @@ asio::awaitable<Result<std::string_view>> Connection::read() {
   }
 }
 
+asio::awaitable<Result<std::string_view>> Connection::readStreamed() {
+  busy_ = false;  // a stalled body times out like any other read
+  setDeadline(server_.options.bodyTimeout);
+  auto piece = co_await read();
+  busy_ = true;
+  co_return piece;
+}
+
 asio::awaitable<Result<void>> Connection::readAll(std::string& out) {
   while (!bodyDone_) {
     auto piece = co_await read();
@@ -512,6 +534,11 @@ asio::awaitable<bool> Connection::streamBody(Response& resp) {
 asio::awaitable<void> Connection::run(std::shared_ptr<Connection> self) {
   const ServerOptions& opt = server_.options;
   uint64_t served = 0;
+  // With streamed request bodies a long Content-Length is not refused at the head: past
+  // streamRequestBodiesAbove the body goes to the handler as it comes, with no size limit.
+  Limits headLimits = opt.limits;
+  if (opt.streamRequestBodiesAbove > 0 && !server_.handler && server_.asyncHandler)
+    headLimits.maxBodyBytes = std::numeric_limits<uint64_t>::max();
   for (;;) {
     ParseResult r;
     bool headerDeadline = false;
@@ -534,7 +561,7 @@ asio::awaitable<void> Connection::run(std::shared_ptr<Connection> self) {
             continue;
           }
         }
-        r = parseRequestHead(in_.view(), opt.limits, req_);
+        r = parseRequestHead(in_.view(), headLimits, req_);
         if (!r.incomplete()) break;
       }
       // The hot path is written out here rather than through flush()/readSome(): every
@@ -585,7 +612,15 @@ asio::awaitable<void> Connection::run(std::shared_ptr<Connection> self) {
         in_.consume(static_cast<size_t>(bodyLeft_));
         bodyDone_ = true;
       }
-      if (!bodyDone_ && !co_await readFullBody()) break;
+      const uint64_t streamAbove = opt.streamRequestBodiesAbove;
+      if (!bodyDone_ && streamAbove > 0 && !server_.handler && server_.asyncHandler &&
+          (req_.chunked || bodyLeft_ > streamAbove)) {
+        req_.bodySource = std::make_shared<RequestBodySource>(*this);
+        if (req_.chunked)  // no size limit on a streamed body
+          chunked_ = ChunkedDecoder(std::numeric_limits<uint64_t>::max(), opt.limits.maxHeadBytes);
+      } else if (!bodyDone_ && !co_await readFullBody()) {
+        break;
+      }
       Response resp;
       busy_ = true;
       bool threw = false;
@@ -598,6 +633,10 @@ asio::awaitable<void> Connection::run(std::shared_ptr<Connection> self) {
       }
       if (threw) resp = server_.errorResponse(500, "internal error");
       busy_ = false;
+      if (req_.bodySource) {  // what the handler left of a streamed body is not read
+        req_.bodySource.reset();
+        if (!bodyDone_ || bodyError_) keepAlive_ = false;
+      }
       if (closed_) break;
       if (worker_.draining || server_.draining.load(std::memory_order_relaxed)) keepAlive_ = false;
       if (resp.bodySource && bodyAllowed(resp.status) && req_.method != "HEAD") {

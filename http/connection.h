@@ -143,6 +143,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // BodyReader
   asio::awaitable<Result<std::string_view>> read();
+  /// read() for a Request::bodySource: the watchdog applies the body timeout meanwhile.
+  asio::awaitable<Result<std::string_view>> readStreamed();
   asio::awaitable<Result<void>> readAll(std::string& out);
   bool done() const { return bodyDone_; }
   std::optional<uint64_t> length() const { return req_.contentLength; }

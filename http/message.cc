@@ -84,6 +84,7 @@ void Request::clear() {
   versionMinor = 1;
   headers.clear();
   body.clear();
+  bodySource.reset();
   trailers.clear();
   contentLength.reset();
   chunked = false;

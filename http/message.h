@@ -74,12 +74,19 @@ class Headers {
 };
 
 /// A request as the server hands it to a handler, or as a client sends it.
+class BodySource;  // http/body_source.h
+
 struct Request {
   std::string method = "GET";  ///< token, case-sensitive ("GET", "POST", ...)
   std::string target = "/";    ///< request-target as sent (origin-form "/a?b=c" usually)
   int versionMinor = 1;        ///< HTTP/1.<versionMinor>: 0 or 1
   Headers headers;
   std::string body;  ///< full body (empty for a streaming handler; read it with BodyReader)
+  /// The body as it arrives, instead of `body`: server side, for an AsyncHandler when the body
+  /// is longer than ServerOptions::streamRequestBodiesAbove or chunked (valid while the handler
+  /// runs); client side, sent piece by piece (Content-Length when the source knows its length,
+  /// else chunked; a request with a source is never re-sent).
+  std::shared_ptr<BodySource> bodySource;
   Headers trailers;  ///< HTTP/2 trailers (HTTP/1.1 chunked trailers are not kept)
 
   // Framing and connection facts filled in by the parser (the server and client compute them
@@ -99,8 +106,6 @@ struct Request {
 };
 
 /// A response as a handler returns it, or as the client received it.
-class BodySource;  // http/body_source.h
-
 struct Response {
   int status = 200;
   Headers headers;

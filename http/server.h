@@ -55,6 +55,10 @@ struct ServerOptions {
   /// bytes are the HTTP/2 preface is handed over on its worker thread: the socket's fd
   /// (ownership passes) and the bytes read so far. See http/h2_server.h.
   std::function<void(int fd, std::string_view received)> h2cHandoff;
+  /// AsyncHandler: a request body longer than this, or chunked and not all in at once,
+  /// reaches the handler as Request::bodySource, read as it arrives (Limits::maxBodyBytes does
+  /// not apply to it; each wait for more is bounded by bodyTimeout). 0: never (the default).
+  uint64_t streamRequestBodiesAbove = 0;
 };
 
 /// Reads the body of the current request (StreamHandler). Not thread-safe; use on the

@@ -54,6 +54,14 @@ std::string rawExchange(uint16_t port, std::string_view data, int waitMs = 500,
   return out;
 }
 
+/// Options for a test server on a kernel-chosen loopback port.
+ServerOptions loopbackOptions() {
+  ServerOptions o;
+  o.host = "127.0.0.1";
+  o.port = 0;
+  return o;
+}
+
 size_t countOf(const std::string& s, std::string_view what) {
   size_t n = 0;
   for (size_t p = s.find(what); p != std::string::npos; p = s.find(what, p + 1)) ++n;
@@ -291,9 +299,7 @@ TEST_F(ServerTest, DrainFinishesInFlightRequest) {
 }
 
 TEST(StreamServerTest, StreamsBodiesBothWays) {
-  ServerOptions o;
-  o.host = "127.0.0.1";
-  o.port = 0;
+  ServerOptions o = loopbackOptions();
   Server s(o);
   s.setStreamHandler([](Request& req, BodyReader& body, ResponseWriter& w) -> boost::asio::awaitable<void> {
     Headers h;
@@ -530,10 +536,104 @@ TEST_F(BodySourceTest, ClientStreamsChosenBodiesAndPoolsTheConnection) {
   EXPECT_FALSE(declinedHasSource);
 }
 
+// ServerOptions::streamRequestBodiesAbove: a long (or chunked) body reaches the AsyncHandler
+// as Request::bodySource while it is still arriving; a short one comes whole; a stalled one
+// times out with 408.
+TEST(StreamedRequestBodyTest, LongBodiesReachTheHandlerAsTheyArrive) {
+  ServerOptions o = loopbackOptions();
+  o.streamRequestBodiesAbove = 1024;
+  o.bodyTimeout = 300ms;
+  Server s(o);
+  std::atomic<bool> firstSeen{false};
+  s.setAsyncHandler([&](Request& r) -> boost::asio::awaitable<Response> {
+    if (!r.bodySource) co_return Response(200, "whole:" + std::to_string(r.body.size()));
+    uint64_t bytes = 0;
+    int pieces = 0;
+    for (;;) {
+      auto piece = co_await r.bodySource->next();
+      if (!piece) co_return Response(500, "failed:" + piece.error().message());
+      if (piece->empty()) break;
+      bytes += piece->size();
+      ++pieces;
+      firstSeen = true;
+    }
+    co_return Response(200, "streamed:" + std::to_string(bytes));
+  });
+  ASSERT_TRUE(s.start());
+  UniqueFd fd = connectLoopback(s.port());
+  ASSERT_TRUE(fd);
+  std::string head = "POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 200000\r\n\r\n";
+  std::string part(1000, 'x');
+  ::send(fd.get(), head.data(), head.size(), MSG_NOSIGNAL);
+  ::send(fd.get(), part.data(), part.size(), MSG_NOSIGNAL);
+  auto until = std::chrono::steady_clock::now() + 3s;
+  while (!firstSeen && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(5ms);
+  EXPECT_TRUE(firstSeen) << "the handler did not see the body before all of it was sent";
+  std::string rest(199000, 'y');
+  ::send(fd.get(), rest.data(), rest.size(), MSG_NOSIGNAL);
+  std::string out;
+  EXPECT_TRUE(readUntil(fd.get(), out, "streamed:200000")) << out;
+  // Keep-alive: the next, short request on the same connection comes whole.
+  std::string small = "POST /s HTTP/1.1\r\nHost: a\r\nContent-Length: 500\r\n\r\n" + std::string(500, 'z');
+  ::send(fd.get(), small.data(), small.size(), MSG_NOSIGNAL);
+  out.clear();
+  EXPECT_TRUE(readUntil(fd.get(), out, "whole:500")) << out;
+  // Chunked: streamed too.
+  std::string chunked = "POST /c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n";
+  ::send(fd.get(), chunked.data(), chunked.size(), MSG_NOSIGNAL);
+  out.clear();
+  EXPECT_TRUE(readUntil(fd.get(), out, "streamed:11")) << out;
+  // A body that stalls is cut by the body timeout: 408, then the connection closes.
+  UniqueFd slow = connectLoopback(s.port());
+  ASSERT_TRUE(slow);
+  std::string stall = "POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n" + std::string(2000, 'x');
+  ::send(slow.get(), stall.data(), stall.size(), MSG_NOSIGNAL);
+  out.clear();
+  bool closed = false;
+  readUntil(slow.get(), out, "never-sent", 3000ms, &closed);
+  EXPECT_EQ(out.substr(0, 12), "HTTP/1.1 408") << out;
+  EXPECT_TRUE(closed);
+  s.stop();
+  s.wait();
+}
+
+// Client side: a Request with a bodySource is sent as the source yields it (chunked without a
+// known length, Content-Length with one).
+TEST(StreamedRequestBodyTest, ClientSendsABodySource) {
+  ServerOptions o = loopbackOptions();
+  Server s(o);
+  s.setHandler([](Request& r) {
+    return Response(200, std::string(r.chunked ? "chunked:" : "length:") + r.body);
+  });
+  ASSERT_TRUE(s.start());
+  boost::asio::io_context io;
+  Client c(io.get_executor());
+  std::atomic<bool> released{true};
+  std::string chunkedAnswer, lengthAnswer;
+  boost::asio::co_spawn(io, [&]() -> boost::asio::awaitable<void> {
+    Endpoint ep{"127.0.0.1", s.port()};
+    Request r;
+    r.method = "POST";
+    r.bodySource = std::make_shared<TwoPieces>(released, std::nullopt, false);
+    auto a = co_await c.send(ep, r);
+    if (a) chunkedAnswer = a->body;
+    else ADD_FAILURE() << a.error().message();
+    Request q;
+    q.method = "POST";
+    q.bodySource = std::make_shared<TwoPieces>(released, 6, false);
+    auto b = co_await c.send(ep, q);
+    if (b) lengthAnswer = b->body;
+    else ADD_FAILURE() << b.error().message();
+  }, boost::asio::detached);
+  io.run();
+  EXPECT_EQ(chunkedAnswer, "chunked:onetwo");
+  EXPECT_EQ(lengthAnswer, "length:onetwo");
+  s.stop();
+  s.wait();
+}
+
 TEST(ClientTest, PoolReusesConnectionsAndTimesOut) {
-  ServerOptions o;
-  o.host = "127.0.0.1";
-  o.port = 0;
+  ServerOptions o = loopbackOptions();
   Server s(o);
   s.setAsyncHandler([](Request& r) -> boost::asio::awaitable<Response> {
     if (r.path() == "/slow") {
@@ -571,9 +671,7 @@ TEST(ClientTest, PoolReusesConnectionsAndTimesOut) {
 // deadline still times out at its own deadline, a longer one at its own, and a quick request
 // alongside is untouched.
 TEST(ClientTest, ConcurrentDeadlinesEachFireOnTime) {
-  ServerOptions o;
-  o.host = "127.0.0.1";
-  o.port = 0;
+  ServerOptions o = loopbackOptions();
   Server s(o);
   s.setAsyncHandler([](Request& r) -> boost::asio::awaitable<Response> {
     if (r.path() == "/slow") {
@@ -617,9 +715,7 @@ TEST(ClientTest, ConcurrentDeadlinesEachFireOnTime) {
 // (no probe) fails before any response byte and is re-sent on a new connection; a POST is
 // probed first and goes out on a new connection. Both succeed.
 TEST(ClientTest, ConnectionClosedWhileIdleIsRetriedOrProbed) {
-  ServerOptions o;
-  o.host = "127.0.0.1";
-  o.port = 0;
+  ServerOptions o = loopbackOptions();
   o.idleTimeout = 100ms;  // the server closes idle keep-alive connections quickly
   Server s(o);
   s.setHandler([](Request& r) { return Response(200, r.remoteAddr); });

@@ -197,6 +197,8 @@ struct PendingGuard {
 // (server-sent events, downloads) instead of being read whole first; shorter ones are read
 // whole, which costs nothing extra and keeps the common case on the fast path.
 constexpr uint64_t kStreamAbove = 256 * 1024;
+// A streamed request body for an h2c upstream is read whole first, up to this much.
+constexpr uint64_t kMaxH2UpstreamBody = 8ull << 20;
 
 // What decides, at the head of an upstream response, whether to stream its body.
 struct StreamPolicy {
@@ -351,8 +353,9 @@ asio::awaitable<http::Response> handle(Proxy::Impl* proxy, const std::string& li
   }
   c.traced = true;
   up.headers.set("traceparent", c.trace.traceparent());
-  c.bytesIn = req.body.size();
+  c.bytesIn = req.bodySource ? req.bodySource->length().value_or(0) : req.body.size();
   up.body = std::move(req.body);
+  up.bodySource = req.bodySource;  // a long body streams through (and is not retried)
   up.trailers = std::move(req.trailers);
   // gRPC over HTTP/2 needs "te: trailers" end to end (the only TE value HTTP/2 allows).
   if (params.h2c && http::iequals(req.headers.get("te"), "trailers")) up.headers.set("te", "trailers");
@@ -370,7 +373,8 @@ asio::awaitable<http::Response> handle(Proxy::Impl* proxy, const std::string& li
   http::Client* client = params.h2c ? nullptr : &clientFor(params.connectTimeout, params.maxIdle);
   http::H2Client* h2client = params.h2c ? &h2ClientFor(params.connectTimeout) : nullptr;
   const MonoTime deadline = c.t0 + route.cfg.timeout;
-  const bool mayRetry = rc.maxRetries > 0 && (rc.allowNonIdempotent || isIdempotent(req.method));
+  const bool mayRetry = rc.maxRetries > 0 && (rc.allowNonIdempotent || isIdempotent(req.method)) &&
+                        !up.bodySource;
   HostPtr prev;
   uint32_t retries = 0;
   const StreamPolicy streamPolicy{&rc, &req.method, &retries, mayRetry};
@@ -379,6 +383,8 @@ asio::awaitable<http::Response> handle(Proxy::Impl* proxy, const std::string& li
   Outcome lastOutcome = Outcome::kSuccess;
   std::optional<Error> lastError;
   const char* rejectReason = nullptr;
+  const char* bodyFailure = nullptr;  // the client's streamed body failed (or is too long)
+  int bodyFailureStatus = 400;
 
   for (;;) {
     Duration remaining = deadline - proxy->clock.now();
@@ -429,11 +435,27 @@ asio::awaitable<http::Response> handle(Proxy::Impl* proxy, const std::string& li
     // The HTTP/1.1 client serializes `up` before it returns, so a retry re-sends it uncopied.
     Result<http::Response> res;
     std::optional<milliseconds> tryMs = milliseconds(ms);
+    if (h2client && up.bodySource) {  // HTTP/2 upstreams get the body whole
+      std::shared_ptr<http::BodySource> src = std::move(up.bodySource);
+      auto whole = co_await http::drainBody(*src, up.body, kMaxH2UpstreamBody);
+      if (!whole) {
+        bool tooLong = whole.error().is(ErrorCode::kInvalidArgument);
+        bodyFailure = tooLong ? "request-too-large" : "downstream-body-failed";
+        bodyFailureStatus = tooLong ? 413 : 400;
+        break;
+      }
+    }
     if (h2client) {
       http::Request attemptReq = mayRetry ? up : std::move(up);
       res = co_await h2client->request(std::move(ep), std::move(attemptReq), milliseconds(ms));
     } else {
       res = co_await client->send(ep, up, tryMs, &streamIf);
+    }
+    if (!res && up.bodySource && str::startsWith(res.error().message(), "request body: ")) {
+      // The client's own body failed (cut, stalled, malformed): not the upstream's fault.
+      cluster->endAttempt(attempt, Outcome::kSuccess, 0, proxy->clock.now() - ts);
+      bodyFailure = "downstream-body-failed";
+      break;
     }
     Duration rtt = proxy->clock.now() - ts;
     c.lastUpstream = rtt;
@@ -471,7 +493,11 @@ asio::awaitable<http::Response> handle(Proxy::Impl* proxy, const std::string& li
 
   http::Response out;
   const char* reason = nullptr;
-  if (rejectReason) {
+  if (bodyFailure) {
+    out = localReply(bodyFailureStatus, bodyFailure);
+    out.headers.set("connection", "close");
+    reason = bodyFailure;
+  } else if (rejectReason) {
     out = localReply(503, rejectReason);
     if (std::string_view(rejectReason).starts_with("overflow")) out.headers.set("x-berth-overloaded", "true");
     reason = rejectReason;

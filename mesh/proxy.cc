@@ -12,6 +12,9 @@
 namespace berth::mesh {
 
 namespace {
+// Request bodies longer than this (or chunked) stream to the upstream as they arrive; shorter
+// ones are read whole, so they can be retried (Envoy's default buffer limit is also 1 MiB).
+constexpr uint64_t kStreamRequestBodiesAbove = 1u << 20;
 
 bool isNumericHost(const std::string& h) {
   in_addr a4;
@@ -102,6 +105,8 @@ Result<void> Proxy::Impl::syncListeners(const State& st) {
     so.host = lc.address.host;
     so.port = lc.address.port;
     so.workers = static_cast<int>(st.cfg.workers);
+    // Long request bodies stream through to the upstream (no 8 MiB limit; not retried).
+    so.streamRequestBodiesAbove = kStreamRequestBodiesAbove;
     so.errorResponse = [](int status, std::string_view detail) {
       http::Response r(status, std::string(http::reasonPhrase(status)) + ": " + std::string(detail) + "\n");
       r.headers.set("x-berth-reason", "bad-request");

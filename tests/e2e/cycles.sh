@@ -40,7 +40,7 @@ rss=$(awk '/^VmRSS/{print $2}' "/proc/$mon/status")
 (( rss < 2048 )) || fail "monitor RSS ${rss} KiB, expected < 2048"
 kill -9 "$mon"
 sleep 0.2
-b ps | grep -q orphan || fail "ps after monitor kill"
+b ps | has orphan || fail "ps after monitor kill"
 b rm -f orphan >/dev/null
 expect_eq "$(count)" "$before" "resources after monitor kill + rm"
 
@@ -50,7 +50,7 @@ pid=$(b inspect gone | sed -n 's/.*"Pid": \([0-9]*\).*/\1/p')
 mon=$(pgrep -f "berth-monitor root=$ROOT runroot=$RUN " | head -1)
 kill -9 "$mon" "$pid"
 sleep 0.3
-b ps -a | grep gone | grep -q Exited || fail "ps after kill -9 of monitor and init"
+b ps -a | grep gone | has Exited || fail "ps after kill -9 of monitor and init"
 b rm gone >/dev/null
 expect_eq "$(count)" "$before" "resources after crash + rm"
 echo "cycles: ok ($N)"

@@ -1,6 +1,9 @@
 # Shared helpers for the engine's end-to-end tests (sourced). Every test gets its own temp
 # --root/--runroot and a trap that removes whatever it made, even when the test fails.
 set -euo pipefail
+# `cmd | has PATTERN`: like `grep -q`, but reads all of cmd's output. grep -q exits at the first
+# match, and a cmd still writing then dies of SIGPIPE, which pipefail turns into a failure.
+has() { grep "$@" >/dev/null; }
 SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BIN="${BERTH_BIN:-$SRC/build/bin/berth}"
 FIX="$SRC/build/fixtures"
@@ -40,7 +43,7 @@ free_port() {
   local p
   for _ in $(seq 1 50); do
     p=$((20000 + RANDOM % 12000))
-    ss -tanH "( sport = :$p )" 2>/dev/null | grep -q . || { echo "$p"; return; }
+    ss -tanH "( sport = :$p )" 2>/dev/null | has . || { echo "$p"; return; }
   done
   echo "no free port" >&2
   return 1

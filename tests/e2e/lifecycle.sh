@@ -15,13 +15,13 @@ expect_eq "$(b ps -aq | wc -l)" 0 "--rm left nothing"
 # Detached, logs, exec, inspect, ps.
 id=$(b run -d --name web --network none busybox sh -c 'echo started; echo oops >&2; sleep 600')
 wait_for sh -c "\"$BIN\" --root $ROOT --runroot $RUN logs web | grep -q started" || fail "logs"
-b logs web 2>&1 | grep -q oops || fail "stderr in logs"
+b logs web 2>&1 | has oops || fail "stderr in logs"
 expect_eq "$(b exec web echo inside)" "inside" "exec"
 set +e; b exec web sh -c 'exit 3'; rc=$?; set -e
 expect_eq "$rc" 3 "exec exit code"
-b ps | grep -q web || fail "ps shows running container"
-b inspect web | grep -q '"Status": "running"' || fail "inspect state"
-b top web | grep -q "sleep 600" || fail "top"
+b ps | has web || fail "ps shows running container"
+b inspect web | has '"Status": "running"' || fail "inspect state"
+b top web | has "sleep 600" || fail "top"
 
 # A container that ignores SIGTERM is killed after the stop timeout.
 b run -d --name stubborn --network none busybox sh -c 'trap "" TERM; while true; do sleep 1; done' >/dev/null
@@ -29,8 +29,8 @@ start=$(date +%s)
 b stop -t 1 stubborn >/dev/null
 took=$(( $(date +%s) - start ))
 (( took < 10 )) || fail "stop took ${took}s"
-b inspect stubborn | grep -q '"Status": "exited"' || fail "stubborn not exited"
-b inspect stubborn | grep -q '"ExitCode": 137' || fail "stubborn exit code"
+b inspect stubborn | has '"Status": "exited"' || fail "stubborn not exited"
+b inspect stubborn | has '"ExitCode": 137' || fail "stubborn exit code"
 
 b stop web >/dev/null
 b rm web stubborn >/dev/null

@@ -29,8 +29,8 @@ grep -q 'rc=0' <<<"$out" || fail "mount with SYS_ADMIN, unconfined: $out"
 # inspect shows the profile in effect.
 b create --name c1 --network none busybox true >/dev/null
 b create --name c2 --network none --security-opt seccomp=unconfined busybox true >/dev/null
-b inspect c1 | grep -q '"seccomp=builtin"' || fail "inspect: builtin profile"
-b inspect c2 | grep -q '"seccomp=unconfined"' || fail "inspect: unconfined"
+b inspect c1 | has '"seccomp=builtin"' || fail "inspect: builtin profile"
+b inspect c2 | has '"seccomp=unconfined"' || fail "inspect: unconfined"
 b rm c1 c2 >/dev/null
 
 # Other ABIs: the same syscalls through int 0x80 (i386, where the kernel has it) and x32.

@@ -18,7 +18,7 @@ grep -qx 'ctty-ok' <<<"$logs" || fail "no controlling terminal"
 grep -qx '24 80' <<<"$logs" || fail "window size: $logs"
 grep -qx 'term=xterm' <<<"$logs" || fail "TERM default"
 [[ -z "$(b logs t1 2>&1 >/dev/null)" ]] || fail "a tty's output is logged as stdout"
-b inspect t1 | grep -q '"Tty": true' || fail "inspect Tty"
+b inspect t1 | has '"Tty": true' || fail "inspect Tty"
 expect_eq "$(host_pts)" "$pts_before" "host /dev/pts while a -t container runs"
 # The monitor holding the master stays lean.
 mon=$(pgrep -f "berth-monitor root=$ROOT runroot=$RUN " | head -1)

@@ -1,6 +1,9 @@
 # Shared helpers for the image integration tests (sourced). Each test gets a temp dir with
 # its own berth --root, removed on exit along with every process the test started.
 set -euo pipefail
+# `cmd | has PATTERN`: like `grep -q`, but reads all of cmd's output. grep -q exits at the first
+# match, and a cmd still writing then dies of SIGPIPE, which pipefail turns into a failure.
+has() { grep "$@" >/dev/null; }
 SRC="${SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 BERTH="${BERTH:?set BERTH to the berth binary}"
 FIX="${FIX:-$SRC/build/fixtures}"
@@ -26,7 +29,7 @@ free_port() {
   local p
   for _ in $(seq 1 50); do
     p=$((20000 + RANDOM % 12000))
-    ss -tanH "( sport = :$p )" 2>/dev/null | grep -q . || { echo "$p"; return; }
+    ss -tanH "( sport = :$p )" 2>/dev/null | has . || { echo "$p"; return; }
   done
   die "no free port"
 }

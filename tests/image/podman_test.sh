@@ -11,7 +11,7 @@ p save -q --format docker-archive -o "$T/p-docker.tar" localhost/pbb:1
 p save -q --format oci-archive -o "$T/p-oci.tar" localhost/pbb:1
 pid=$(p image inspect --format '{{.Id}}' localhost/pbb:1)
 out=$(b load -i "$T/p-docker.tar")
-echo "$out" | grep -q "pbb:1" || die "docker-archive load: $out"
+echo "$out" | has "pbb:1" || die "docker-archive load: $out"
 [[ "$(b image inspect localhost/pbb:1 | jq -r '.[0].Id')" == "sha256:$pid" ]] || die "docker-archive image id differs from podman's"
 b rmi localhost/pbb:1 >/dev/null
 b load -i "$T/p-oci.tar" >/dev/null

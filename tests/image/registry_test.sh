@@ -32,7 +32,7 @@ fi
 # pull into a fresh root by digest, and by tag
 rm -rf "$T/root"
 id=$(b pull --tls-verify=false -q "$R/test/busybox@$digest")
-b images | grep -q "test/busybox" || die "pulled image not listed"
+b images | has "test/busybox" || die "pulled image not listed"
 id2=$(b pull --tls-verify=false -q "$R/test/busybox:1")
 [[ "$id" == "$id2" ]] || die "pull by digest and tag differ"
 # errors: unknown tag, unreachable registry, bad name

@@ -32,7 +32,7 @@ docker-registry serve "$T/reg/config.yml" >"$T/reg/log" 2>&1 &
 PIDS+=($!)
 wait_http "http://127.0.0.1:$port/v2/" registry "$T/reg/log"
 R="127.0.0.1:$port"
-curl -s -D - -o /dev/null "http://$R/v2/" | grep -qi '^www-authenticate: bearer' ||
+curl -s -D - -o /dev/null "http://$R/v2/" | has -i '^www-authenticate: bearer' ||
   die "registry does not ask for a bearer token"
 
 b import "$FIX/busybox.tar" busybox:latest >/dev/null

@@ -21,7 +21,7 @@ b save --format docker-archive -o "$T/d.tar" zstd:latest
 mkdir -p "$T/d" && tar -C "$T/d" -xf "$T/d.tar"
 l2=$(jq -r '.[0].Layers[1]' "$T/d/manifest.json")
 [[ "$(tar -xOf "$T/d/$l2" ./zstd/hello)" == "hello from a zstd layer" ]] || die "layer 2 content via save"
-tar -tf "$T/d/$l2" | grep -q '^./bin/.wh.true$' || die "whiteout lost"
+tar -tf "$T/d/$l2" | has '^./bin/.wh.true$' || die "whiteout lost"
 need docker-registry; need skopeo
 port=$(free_port)
 start_registry "$port"

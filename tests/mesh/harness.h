@@ -206,10 +206,12 @@ bool eventually(F pred, std::chrono::milliseconds timeout) {
 }
 
 /// A backend on a thread of the test, speaking raw HTTP/1.1: for each connection (one at a
-/// time, for at most 20 s in all) it reads a request head and hands the socket to `script`.
+/// time, for at most 20 s in all) it reads a request head and hands the socket to `script`,
+/// with what arrived after the head.
 class RawBackend {
  public:
-  explicit RawBackend(std::function<void(int fd)> script) : script_(std::move(script)) {
+  using Script = std::function<void(int fd, const std::string& afterHead)>;
+  explicit RawBackend(Script script) : script_(std::move(script)) {
     lfd_ = bindLoopback(port_);
     listen(lfd_.get(), 16);
     thread_ = std::thread([this] { serve(); });
@@ -247,10 +249,11 @@ class RawBackend {
         if (n <= 0) break;
         head.append(buf, static_cast<size_t>(n));
       }
-      if (head.find("\r\n\r\n") != std::string::npos) script_(c.get());
+      size_t end = head.find("\r\n\r\n");
+      if (end != std::string::npos) script_(c.get(), head.substr(end + 4));
     }
   }
-  std::function<void(int fd)> script_;
+  Script script_;
   UniqueFd lfd_;
   uint16_t port_ = 0;
   std::atomic<bool> stop_{false};

@@ -430,7 +430,7 @@ TEST_F(MeshIT, HeadKeepsContentLengthForHttp1Clients) {
 // it (the backend sends the second only once the client has the first), not when the body ends.
 TEST_F(MeshIT, StreamedResponsesRelayPiecesAsTheyCome) {
   std::atomic<bool> clientHasOne{false}, backendWaitedOut{false};
-  RawBackend be([&](int fd) {
+  RawBackend be([&](int fd, const std::string& afterHead) {
     RawBackend::writeAll(fd, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
                              "Transfer-Encoding: chunked\r\n\r\nb\r\ndata: one\n\n\r\n");
     auto until = Clock::now() + 5s;
@@ -460,7 +460,7 @@ TEST_F(MeshIT, StreamedResponsesRelayPiecesAsTheyCome) {
 TEST_F(MeshIT, LargeBodiesAreRelayedWithoutBeingHeld) {
   constexpr uint64_t kSize = 100ull << 20;
   auto byteAt = [](uint64_t off) { return static_cast<char>(off % 251); };
-  RawBackend be([&](int fd) {
+  RawBackend be([&](int fd, const std::string& afterHead) {
     if (!RawBackend::writeAll(fd, "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(kSize) + "\r\n\r\n"))
       return;
     std::string block(64 * 1024, '\0');
@@ -501,10 +501,58 @@ TEST_F(MeshIT, LargeBodiesAreRelayedWithoutBeingHeld) {
               static_cast<unsigned long long>(kSize), peak);
 }
 
+// A 100 MiB upload (past the 8 MiB whole-body limit) streams through to the backend intact,
+// with the proxy's peak memory small.
+TEST_F(MeshIT, LargeUploadsStreamThrough) {
+  constexpr uint64_t kSize = 100ull << 20;
+  auto byteAt = [](uint64_t off) { return static_cast<char>((off * 7) % 251); };
+  std::atomic<uint64_t> got{0}, wrong{0};
+  RawBackend be([&](int fd, const std::string& afterHead) {
+    char buf[65536];
+    uint64_t n = 0, bad = 0;
+    for (char ch : afterHead) bad += ch != byteAt(n++);
+    auto end = Clock::now() + 30s;
+    while (n < kSize && Clock::now() < end) {
+      pollfd p{fd, POLLIN, 0};
+      if (poll(&p, 1, 5000) <= 0) break;
+      ssize_t r = recv(fd, buf, sizeof buf, 0);
+      if (r <= 0) break;
+      for (ssize_t i = 0; i < r; ++i) bad += buf[i] != byteAt(n + static_cast<uint64_t>(i));
+      n += static_cast<uint64_t>(r);
+    }
+    got = n;
+    wrong = bad;
+    RawBackend::writeAll(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+  });
+  UniqueFd fd = proxyConnectionTo(be.port());
+  ASSERT_TRUE(fd);
+  // Expect: 100-continue is answered by the proxy once the upstream has the head.
+  ASSERT_TRUE(RawBackend::writeAll(fd.get(), "POST /up HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n"
+                                             "Content-Length: " + std::to_string(kSize) + "\r\n\r\n"));
+  std::string cont;
+  ASSERT_TRUE(readUntil(fd.get(), cont, "\r\n\r\n")) << cont;
+  EXPECT_EQ(cont.substr(0, 12), "HTTP/1.1 100") << cont;
+  std::string block(64 * 1024, '\0');
+  for (uint64_t off = 0; off < kSize; off += block.size()) {
+    for (size_t i = 0; i < block.size(); ++i) block[i] = byteAt(off + i);
+    ASSERT_TRUE(RawBackend::writeAll(fd.get(), block)) << "proxy stopped reading at " << off;
+  }
+  std::string out;
+  EXPECT_TRUE(readUntil(fd.get(), out, "\r\n\r\nok", 30000ms)) << out;
+  EXPECT_EQ(out.substr(0, 12), "HTTP/1.1 200") << out;
+  EXPECT_EQ(got.load(), kSize);
+  EXPECT_EQ(wrong.load(), 0u);
+  long peak = statusKiB(proxy_.get(), "VmHWM");
+  EXPECT_GT(peak, 0);
+  EXPECT_LT(peak, 32 * 1024) << "the proxy's peak RSS suggests it held the body";
+  std::printf("[ info ] %llu-byte upload relayed, proxy peak RSS %ld KiB\n",
+              static_cast<unsigned long long>(got.load()), peak);
+}
+
 // An upstream that dies mid-body: the client's connection is closed without the rest, so it
 // cannot take the cut body for a whole one.
 TEST_F(MeshIT, UpstreamCutMidBodyIsCutDownstream) {
-  RawBackend be([&](int fd) {
+  RawBackend be([&](int fd, const std::string& afterHead) {
     RawBackend::writeAll(fd, "HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n" + std::string(1000, 'x'));
   });  // returns: the connection closes after 1000 of 1000000 bytes
   UniqueFd fd = proxyConnectionTo(be.port());

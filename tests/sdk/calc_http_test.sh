@@ -11,7 +11,7 @@ printf 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n' |
   timeout 20 busybox nc -l -p "$OTLP_PORT" >"$TMP/otlp.txt" 2>/dev/null &
 EXTRA_PIDS=$!
 for _ in $(seq 1 100); do  # calc exports once: the stand-in must listen before it starts
-  ss -ltnH "sport = :$OTLP_PORT" | grep -q . && break
+  ss -ltnH "sport = :$OTLP_PORT" | has . && break
   sleep 0.05
 done
 start_calc "$CALC" MAX_BODY_BYTES=4k HEADER_TIMEOUT_MS=1000 OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$OTLP_PORT"

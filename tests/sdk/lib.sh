@@ -1,6 +1,9 @@
 # Shared helpers for the tests/sdk scripts (sourced). Every test starts its own calc on a
 # loopback port chosen by the kernel (PORT=0) and stops it on exit, even on failure.
 set -euo pipefail
+# `cmd | has PATTERN`: like `grep -q`, but reads all of cmd's output. grep -q exits at the first
+# match, and a cmd still writing then dies of SIGPIPE, which pipefail turns into a failure.
+has() { grep "$@" >/dev/null; }
 
 fails=0
 passes=0
@@ -65,7 +68,7 @@ free_port() {
   local p
   for _ in $(seq 1 50); do
     p=$((20000 + RANDOM % 12000))
-    if ! ss -tanH "sport = :$p" | grep -q .; then
+    if ! ss -tanH "sport = :$p" | has .; then
       echo "$p"
       return
     fi
