@@ -606,8 +606,11 @@ TEST_F(MeshIT, IoUringWhereUsableEpollTwinWhereRefused) {
     int rings = ringsOf(proxy_.get());
     auto disabled = fs::readFile("/proc/sys/kernel/io_uring_disabled");
     bool allowed = !disabled || disabled->empty() || (*disabled)[0] == '0';
-    if (refused) EXPECT_EQ(rings, 0);
-    else if (allowed) EXPECT_GT(rings, 0) << "berth-proxy made no io_uring";
+    if (refused) {
+      EXPECT_EQ(rings, 0);
+    } else if (allowed) {
+      EXPECT_GT(rings, 0) << "berth-proxy made no io_uring";
+    }
     proxy_.killAndReap();
   }
 #endif
