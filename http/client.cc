@@ -84,6 +84,16 @@ void appendDecimal(std::string& out, uint64_t v) {
   out.append(buf, p);
 }
 
+/// One chunk of a chunked body: size in hex, CRLF, the data, CRLF.
+void appendChunk(std::string& out, std::string_view data) {
+  char buf[24];
+  auto [p, ec] = std::to_chars(buf, buf + sizeof buf, data.size(), 16);
+  out.append(buf, p);
+  out += "\r\n";
+  out += data;
+  out += "\r\n";
+}
+
 /// The request's bytes on the wire, into `out` (cleared; its capacity is reused).
 void serializeRequest(const Request& req, const Endpoint& to, std::string& out) {
   out.clear();
@@ -128,14 +138,7 @@ void serializeRequest(const Request& req, const Endpoint& to, std::string& out) 
   }
   if (chunked) {
     out += "Transfer-Encoding: chunked\r\n\r\n";
-    if (!req.body.empty()) {
-      char buf[24];
-      auto [p, ec] = std::to_chars(buf, buf + sizeof buf, req.body.size(), 16);
-      out.append(buf, p);
-      out += "\r\n";
-      out += req.body;
-      out += "\r\n";
-    }
+    if (!req.body.empty()) appendChunk(out, req.body);
     out += "0\r\n\r\n";
     return;
   }
@@ -346,12 +349,7 @@ struct Client::Impl {
           if (!chunked) break;
           frame = "0\r\n\r\n";
         } else if (chunked) {
-          char hex[24];
-          auto [p, ec] = std::to_chars(hex, hex + sizeof hex, piece->size(), 16);
-          frame.append(hex, p);
-          frame += "\r\n";
-          frame += *piece;
-          frame += "\r\n";
+          appendChunk(frame, *piece);
         }
         std::string_view out = frame.empty() ? *piece : std::string_view(frame);
         auto [bec, bn] = co_await asio::async_write(c.socket, asio::buffer(out.data(), out.size()), kAwait);

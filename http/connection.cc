@@ -536,9 +536,9 @@ asio::awaitable<void> Connection::run(std::shared_ptr<Connection> self) {
   uint64_t served = 0;
   // With streamed request bodies a long Content-Length is not refused at the head: past
   // streamRequestBodiesAbove the body goes to the handler as it comes, with no size limit.
+  const bool mayStreamBodies = opt.streamRequestBodiesAbove > 0 && !server_.handler && server_.asyncHandler;
   Limits headLimits = opt.limits;
-  if (opt.streamRequestBodiesAbove > 0 && !server_.handler && server_.asyncHandler)
-    headLimits.maxBodyBytes = std::numeric_limits<uint64_t>::max();
+  if (mayStreamBodies) headLimits.maxBodyBytes = std::numeric_limits<uint64_t>::max();
   for (;;) {
     ParseResult r;
     bool headerDeadline = false;
@@ -612,9 +612,7 @@ asio::awaitable<void> Connection::run(std::shared_ptr<Connection> self) {
         in_.consume(static_cast<size_t>(bodyLeft_));
         bodyDone_ = true;
       }
-      const uint64_t streamAbove = opt.streamRequestBodiesAbove;
-      if (!bodyDone_ && streamAbove > 0 && !server_.handler && server_.asyncHandler &&
-          (req_.chunked || bodyLeft_ > streamAbove)) {
+      if (!bodyDone_ && mayStreamBodies && (req_.chunked || bodyLeft_ > opt.streamRequestBodiesAbove)) {
         req_.bodySource = std::make_shared<RequestBodySource>(*this);
         if (req_.chunked)  // no size limit on a streamed body
           chunked_ = ChunkedDecoder(std::numeric_limits<uint64_t>::max(), opt.limits.maxHeadBytes);

@@ -15,6 +15,17 @@
 
 namespace berth::http {
 
+namespace {
+/// BERTH_IO: unset or empty, "io_uring" or "epoll"; anything else is an error.
+Result<std::string_view> forcedBackend() {
+  const char* force = std::getenv("BERTH_IO");
+  std::string_view v = force ? force : "";
+  if (!v.empty() && v != "epoll" && v != "io_uring")
+    return fail(ErrorCode::kInvalidArgument, "BERTH_IO='" + std::string(v) + "': want io_uring or epoll");
+  return v;
+}
+}  // namespace
+
 #if BERTH_IO_URING
 
 namespace {
@@ -46,7 +57,6 @@ std::string probe() {
 // programs are linked with --wrap=io_uring_queue_init so that they get here instead: the same
 // ring with kRingFlags, 1024 submission entries (Asio submits when they run out) and room for
 // 8192 completions, so an idle worker does not keep ~1.6 MiB of ring pages.
-extern "C" int __real_io_uring_queue_init(unsigned entries, struct io_uring* ring, unsigned flags);
 extern "C" int __wrap_io_uring_queue_init(unsigned entries, struct io_uring* ring, unsigned flags) {
   io_uring_params p{};
   p.flags = flags | kRingFlags | IORING_SETUP_CQSIZE;
@@ -55,12 +65,8 @@ extern "C" int __wrap_io_uring_queue_init(unsigned entries, struct io_uring* rin
 }
 
 Result<void> ensureIoBackend(char** argv) {
-  std::string why;
-  const char* force = std::getenv("BERTH_IO");
-  if (force && std::string_view(force) == "epoll") why = "BERTH_IO=epoll";
-  else if (force && *force && std::string_view(force) != "io_uring")
-    return fail(ErrorCode::kInvalidArgument, std::string("BERTH_IO='") + force + "': want io_uring or epoll");
-  else why = probe();
+  BERTH_ASSIGN(std::string_view force, forcedBackend());
+  std::string why = force == "epoll" ? "BERTH_IO=epoll" : probe();
   if (why.empty()) return Result<void>();
   char self[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -71,18 +77,12 @@ Result<void> ensureIoBackend(char** argv) {
                                " cannot run: " + std::strerror(errno)));
 }
 
-const char* ioBackendName() { return "io_uring"; }
-
 #else
 
 Result<void> ensureIoBackend(char**) {
-  const char* force = std::getenv("BERTH_IO");
-  if (force && *force && std::string_view(force) != "epoll" && std::string_view(force) != "io_uring")
-    return fail(ErrorCode::kInvalidArgument, std::string("BERTH_IO='") + force + "': want io_uring or epoll");
+  BERTH_TRY(forcedBackend());
   return Result<void>();
 }
-
-const char* ioBackendName() { return "epoll"; }
 
 #endif
 

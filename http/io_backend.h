@@ -16,7 +16,4 @@ namespace berth::http {
 /// on, or with an error naming why neither can run. In the epoll build: returns at once.
 Result<void> ensureIoBackend(char** argv);
 
-/// "io_uring" or "epoll": what this binary was built on.
-const char* ioBackendName();
-
 }  // namespace berth::http
