@@ -3,7 +3,6 @@
 /// (server-sent events, long downloads) instead of holding all of it. See Response::bodySource.
 
 #include <boost/asio/awaitable.hpp>
-
 #include <cstdint>
 #include <optional>
 #include <string>

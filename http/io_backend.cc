@@ -21,7 +21,8 @@ Result<std::string_view> forcedBackend() {
   const char* force = std::getenv("BERTH_IO");
   std::string_view v = force ? force : "";
   if (!v.empty() && v != "epoll" && v != "io_uring")
-    return fail(ErrorCode::kInvalidArgument, "BERTH_IO='" + std::string(v) + "': want io_uring or epoll");
+    return fail(ErrorCode::kInvalidArgument,
+                "BERTH_IO='" + std::string(v) + "': want io_uring or epoll");
   return v;
 }
 }  // namespace
@@ -46,8 +47,10 @@ std::string probe() {
   io_uring_prep_nop(sqe);
   r = io_uring_submit_and_wait(&ring, 1);
   io_uring_cqe* cqe = nullptr;
-  if (r < 0) why = std::string("io_uring_enter: ") + std::strerror(-r);
-  else if (io_uring_peek_cqe(&ring, &cqe) != 0 || !cqe) why = "io_uring: no completion for a no-op";
+  if (r < 0)
+    why = std::string("io_uring_enter: ") + std::strerror(-r);
+  else if (io_uring_peek_cqe(&ring, &cqe) != 0 || !cqe)
+    why = "io_uring: no completion for a no-op";
   io_uring_queue_exit(&ring);
   return why;
 }
@@ -70,7 +73,8 @@ Result<void> ensureIoBackend(char** argv) {
   if (why.empty()) return Result<void>();
   char self[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-  if (n <= 0) return fail(Error(errno, "io_uring unusable (" + why + ") and /proc/self/exe unreadable"));
+  if (n <= 0)
+    return fail(Error(errno, "io_uring unusable (" + why + ") and /proc/self/exe unreadable"));
   std::string twin = std::string(self, static_cast<size_t>(n)) + "-epoll";
   execv(twin.c_str(), argv);
   return fail(Error(errno, "io_uring unusable (" + why + ") and the epoll build " + twin +
