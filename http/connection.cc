@@ -568,6 +568,14 @@ asio::awaitable<void> Connection::run(std::shared_ptr<Connection> self) {
       // coroutine call is a frame, and frames held across the yield below outrun Asio's
       // two-slot frame cache when many connections interleave (a malloc per request each).
       if (!out_.empty()) {
+#if BERTH_IO_URING
+        // On the ring, the write is one more SQE in the batch the next io_uring_enter submits
+        // (a direct send here would be a syscall of its own).
+        setDeadline(opt.idleTimeout);
+        auto [wec, wn] = co_await asio::async_write(socket_, asio::buffer(out_), kAwait);
+        clearOut();
+        if (wec) break;
+#else
         int w = writeNow();
         if (w < 0) break;
         if (w == 0 && !co_await flush()) break;
@@ -575,6 +583,7 @@ asio::awaitable<void> Connection::run(std::shared_ptr<Connection> self) {
           auto ex = socket_.get_executor();  // named: GCC 12 and temporaries in co_await
           co_await asio::post(ex, asio::use_awaitable);
         }
+#endif
       }
       if (worker_.draining && in_.empty()) break;
       idle_ = in_.empty();
