@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "common/error.h"
+#include "http/message.h"
 
 namespace berth::http {
 
@@ -21,6 +22,15 @@ class BodySource {
   virtual boost::asio::awaitable<Result<std::string_view>> next() = 0;
   /// The whole length, when known up front (sent as Content-Length; otherwise chunked).
   virtual std::optional<uint64_t> length() const = 0;
+  /// Trailer fields that came after the body (an HTTP/2 stream's, e.g. gRPC's grpc-status),
+  /// once next() has returned the end; null if none. HTTP/2 sends them on; HTTP/1.1 drops them.
+  virtual const Headers* trailers() const { return nullptr; }
+  /// Whether a server's request body source stays usable after the handler has returned (an
+  /// HTTP/2 stream's does; an HTTP/1.1 connection's does not: the connection moves on).
+  virtual bool outlivesHandler() const { return false; }
+  /// The reader is giving up (its connection closed): a next() that is waiting should return
+  /// an error soon rather than when more data comes. Optional.
+  virtual void cancel() {}
 };
 
 /// Read the rest of `src` into `out` (appending). Errors: the source's, or kInvalidArgument

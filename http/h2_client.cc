@@ -13,6 +13,7 @@
 
 #include <unordered_map>
 
+#include "http/h2_body.h"
 #include "http/h2_util.h"
 
 namespace berth::http {
@@ -24,17 +25,45 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
+// A streamed request body is read from its source while less than this waits for window.
+constexpr size_t kPumpHighWater = 256 * 1024;
 
 // A request waiting for its response: woken by cancelling its timer.
 struct Pending {
   asio::steady_timer* timer;
   std::optional<Result<Response>> result;
+  const StreamIf* streamIf = nullptr;
 };
 
-class ClientConn : public std::enable_shared_from_this<ClientConn> {
+h2::SessionOptions withHeadersEvents(h2::SessionOptions o) {
+  o.headersEvents = true;
+  return o;
+}
+
+// Whether the batch of events holds the end of stream `id` after position `i` (the whole
+// response is here: no need to stream it).
+bool endsInBatch(const std::vector<h2::Event>& events, size_t i, uint32_t id) {
+  for (size_t j = i + 1; j < events.size(); ++j)
+    if (events[j].streamId == id && events[j].kind == h2::Event::kMessage) return true;
+  return false;
+}
+
+class ClientConn : public h2detail::StreamBody::Owner,
+                   public std::enable_shared_from_this<ClientConn> {
  public:
   ClientConn(asio::any_io_executor ex, const H2ClientOptions& o)
-      : sock_(ex), session_(h2::Role::kClient, o.session), connectTimeout_(o.connectTimeout) {}
+      : sock_(ex), session_(h2::Role::kClient, withHeadersEvents(o.session)),
+        connectTimeout_(o.connectTimeout), streamIdle_(o.streamIdleTimeout) {}
+
+  std::string take(uint32_t id) override {
+    std::string data = session_.takeData(id);
+    kick();  // the window it gives back
+    return data;
+  }
+  void release(uint32_t id, bool ended) override {
+    bodies_.erase(id);
+    if (!ended && !dead_) cancel(id);
+  }
 
   bool usable() const { return !dead_ && (connecting_ || session_.canOpenStream()); }
   bool dead() const { return dead_; }
@@ -60,6 +89,7 @@ class ClientConn : public std::enable_shared_from_this<ClientConn> {
       bool ok = session_.receive({buf.data(), n});
       process();
       kick();
+      for (auto* t : windowWaiters_) t->cancel();
       if (!ok) break;
     }
     std::string why = session_.failed() ? session_.failure() : "connection closed";
@@ -75,8 +105,8 @@ class ClientConn : public std::enable_shared_from_this<ClientConn> {
     std::erase(waiters_, &t);
   }
 
-  uint32_t submit(const h2::Message& m, Pending* p) {
-    uint32_t id = session_.submitRequest(m);
+  uint32_t submit(const h2::Message& m, Pending* p, bool more) {
+    uint32_t id = session_.submitRequest(m, more);
     if (id) {
       pending_[id] = p;
       kick();
@@ -84,8 +114,40 @@ class ClientConn : public std::enable_shared_from_this<ClientConn> {
     return id;
   }
 
+  // Send a streamed request body as it comes from `src`, as the window allows. Runs beside
+  // the wait for the response (a bidirectional call's answer may come before the end).
+  asio::awaitable<void> pump(std::shared_ptr<ClientConn> self, uint32_t id,
+                             std::shared_ptr<BodySource> src, std::vector<h2::HeaderField> trailers) {
+    for (;;) {
+      auto piece = co_await src->next();
+      if (dead_) co_return;
+      if (!piece) {
+        failStream(id, Error(piece.error().code(), "request body: " + piece.error().message()));
+        co_return;
+      }
+      bool end = piece->empty();
+      if (end && src->trailers()) trailers = h2detail::trailerFields(*src->trailers());
+      if (!session_.submitData(id, *piece, end, end ? std::move(trailers) : std::vector<h2::HeaderField>{}))
+        co_return;  // the stream is over (answered, reset)
+      kick();
+      if (end) co_return;
+      while (!dead_ && session_.unsent(id) != SIZE_MAX && session_.unsent(id) > kPumpHighWater) {
+        asio::steady_timer t(sock_.get_executor());
+        t.expires_after(std::chrono::seconds(1));
+        windowWaiters_.push_back(&t);
+        co_await t.async_wait(kAwait);
+        std::erase(windowWaiters_, &t);
+      }
+    }
+  }
+
   void cancel(uint32_t id) {
     pending_.erase(id);
+    if (auto b = bodies_.find(id); b != bodies_.end()) {
+      auto* body = b->second;
+      bodies_.erase(b);
+      body->fail(Error(ECONNRESET, "h2 stream cancelled"));
+    }
     session_.resetStream(id, h2::H2Error::kCancel);
     kick();
   }
@@ -130,9 +192,40 @@ class ClientConn : public std::enable_shared_from_this<ClientConn> {
   void process() {
     auto events = std::move(session_.events());
     session_.events().clear();
-    for (const auto& e : events) {
+    for (size_t i = 0; i < events.size(); ++i) {
+      const h2::Event& e = events[i];
+      auto body = bodies_.find(e.streamId);
+      if (body != bodies_.end()) {  // a response being streamed to its reader
+        h2detail::StreamBody* b = body->second;
+        if (e.kind == h2::Event::kData) {
+          b->wake();
+        } else if (e.kind == h2::Event::kMessage) {
+          h2::Message m = session_.takeMessage(e.streamId);
+          Headers trailers;
+          for (auto& f : m.trailers) trailers.add(f.name, f.value);
+          bodies_.erase(body);
+          b->end(std::move(m.body), std::move(trailers));
+        } else if (e.kind == h2::Event::kReset) {
+          bodies_.erase(body);
+          b->fail(Error(ECONNRESET, "h2 stream reset: " + std::string(h2::errorName(e.code))));
+        }
+        continue;
+      }
       auto it = pending_.find(e.streamId);
-      if (e.kind == h2::Event::kMessage) {
+      if (e.kind == h2::Event::kHeaders) {
+        if (it == pending_.end() || !it->second->streamIf || endsInBatch(events, i, e.streamId)) continue;
+        const h2::Message head{*session_.peekHeaders(e.streamId), {}, {}};
+        Response r = h2detail::fromResponseMessage(head);
+        auto length = session_.declaredLength(e.streamId);
+        const StreamIf& si = *it->second->streamIf;
+        if (!si.decide(si.ctx, r, length)) continue;  // read whole: kMessage comes later
+        session_.streamBody(e.streamId);
+        auto b = std::make_shared<h2detail::StreamBody>(shared_from_this(), e.streamId,
+                                                        sock_.get_executor(), length, streamIdle_);
+        bodies_[e.streamId] = b.get();
+        r.bodySource = std::move(b);
+        it->second->result = std::move(r);
+      } else if (e.kind == h2::Event::kMessage) {
         h2::Message m = session_.takeMessage(e.streamId);
         if (it == pending_.end()) continue;
         it->second->result = h2detail::fromResponseMessage(std::move(m));
@@ -148,6 +241,22 @@ class ClientConn : public std::enable_shared_from_this<ClientConn> {
     }
   }
 
+  // One stream failed on our side (its request body): reset it, tell its waiter or reader.
+  void failStream(uint32_t id, Error e) {
+    if (auto it = pending_.find(id); it != pending_.end()) {
+      it->second->result = tl::unexpected(e);
+      it->second->timer->cancel();
+      pending_.erase(it);
+    }
+    if (auto b = bodies_.find(id); b != bodies_.end()) {
+      auto* body = b->second;
+      bodies_.erase(b);
+      body->fail(e);
+    }
+    session_.resetStream(id, h2::H2Error::kCancel);
+    kick();
+  }
+
   void fail(Error e) {
     dead_ = true;
     error_ = e;
@@ -156,6 +265,10 @@ class ClientConn : public std::enable_shared_from_this<ClientConn> {
       p->timer->cancel();
     }
     pending_.clear();
+    auto bodies = std::move(bodies_);
+    bodies_.clear();
+    for (auto& [id, b] : bodies) b->fail(e);
+    for (auto* t : windowWaiters_) t->cancel();
     wakeWaiters();
     close();
   }
@@ -186,8 +299,11 @@ class ClientConn : public std::enable_shared_from_this<ClientConn> {
   tcp::socket sock_;
   h2::Session session_;
   std::chrono::milliseconds connectTimeout_;
+  std::chrono::milliseconds streamIdle_;
   std::unordered_map<uint32_t, Pending*> pending_;
+  std::unordered_map<uint32_t, h2detail::StreamBody*> bodies_;  // streamed responses
   std::vector<asio::steady_timer*> waiters_;
+  std::vector<asio::steady_timer*> windowWaiters_;  // request bodies waiting for window
   std::string wbuf_;
   Error error_;
   bool connecting_ = true;
@@ -238,20 +354,23 @@ size_t H2Client::connections() const {
 }
 
 asio::awaitable<Result<Response>> H2Client::request(Endpoint to, Request req,
-                                                    std::optional<std::chrono::milliseconds> timeout) {
+                                                    std::optional<std::chrono::milliseconds> timeout,
+                                                    const StreamIf* streamIf) {
   auto impl = impl_;
   auto deadline = Clock::now() + timeout.value_or(impl->options.requestTimeout);
   std::string authority = to.key();
-  h2::Message m = h2detail::toRequestMessage(req, authority);
+  std::shared_ptr<BodySource> src = std::move(req.bodySource);
+  h2::Message m = h2detail::toRequestMessage(req, authority, src.get());
   for (int tries = 0; tries < 3; ++tries) {
     auto conn = impl->pick(to);
     if (conn->connecting()) co_await conn->waitReady(deadline);
     if (conn->dead()) co_return tl::unexpected(conn->error());
     if (conn->connecting()) co_return fail(ErrorCode::kTimeout, "connect " + to.key() + ": timed out");
     asio::steady_timer timer(impl->ex);
-    Pending p{&timer, std::nullopt};
-    uint32_t id = conn->submit(m, &p);
+    Pending p{&timer, std::nullopt, streamIf};
+    uint32_t id = conn->submit(m, &p, src != nullptr);
     if (!id) continue;  // the connection filled up or is going away: pick again
+    if (src) asio::co_spawn(impl->ex, conn->pump(conn, id, std::move(src), std::move(m.trailers)), asio::detached);
     timer.expires_at(deadline);
     co_await timer.async_wait(kAwait);
     if (p.result) co_return std::move(*p.result);

@@ -19,6 +19,7 @@
 #include <unordered_map>
 
 #include "http/body_source.h"
+#include "http/h2_body.h"
 #include "http/h2_util.h"
 
 namespace berth::http {
@@ -28,9 +29,20 @@ using tcp = asio::ip::tcp;
 
 namespace {
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
-/// A streamed handler body (Response::bodySource) is read whole for HTTP/2, up to this much.
-constexpr uint64_t kMaxDrainedBody = 64ull << 20;
+// A streamed response body is read from its source while less than this waits for window.
+constexpr size_t kSendHighWater = 256 * 1024;
 class ServerConn;
+
+h2::SessionOptions withHeadersEvents(h2::SessionOptions o, uint64_t streamAbove) {
+  o.headersEvents = streamAbove != UINT64_MAX;
+  return o;
+}
+
+bool endsInBatch(const std::vector<h2::Event>& events, size_t i, uint32_t id) {
+  for (size_t j = i + 1; j < events.size(); ++j)
+    if (events[j].streamId == id && events[j].kind != h2::Event::kData) return true;
+  return false;
+}
 }  // namespace
 
 struct H2Server::Shared {
@@ -43,11 +55,13 @@ struct H2Server::Shared {
 
 namespace {
 
-class ServerConn : public std::enable_shared_from_this<ServerConn> {
+class ServerConn : public h2detail::StreamBody::Owner,
+                   public std::enable_shared_from_this<ServerConn> {
  public:
   ServerConn(std::shared_ptr<H2Server::Shared> shared, tcp::socket s)
       : shared_(std::move(shared)), sock_(std::move(s)), timer_(sock_.get_executor()),
-        session_(h2::Role::kServer, shared_->options.session) {
+        session_(h2::Role::kServer, withHeadersEvents(shared_->options.session,
+                                                      shared_->options.streamRequestBodiesAbove)) {
     boost::system::error_code ec;
     auto ep = sock_.remote_endpoint(ec);
     if (!ec) remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
@@ -70,8 +84,11 @@ class ServerConn : public std::enable_shared_from_this<ServerConn> {
       ok = session_.receive({buf.data(), n});
       process();
       kick();
+      for (auto* t : windowWaiters_) t->cancel();
       if (finished()) break;
     }
+    failBodies("connection closed");
+    for (auto& [id, src] : sending_) src->cancel();  // a quiet upstream must not hold them
     closeAfterFlush();
   }
 
@@ -92,6 +109,17 @@ class ServerConn : public std::enable_shared_from_this<ServerConn> {
 
   asio::any_io_executor executor() { return sock_.get_executor(); }
 
+  std::string take(uint32_t id) override {
+    std::string data = session_.takeData(id);
+    kick();  // the window it gives back
+    return data;
+  }
+  // A handler that drops a request body unread: the stream's window stays shut and the
+  // answer resets the rest (RFC 9113 8.1).
+  void release(uint32_t id, bool) override {
+    if (auto b = bodies_.find(id); b != bodies_.end()) b->second = nullptr;  // (ends with its stream)
+  }
+
   void drain() {
     session_.goAway(h2::H2Error::kNoError, "draining");
     kick();
@@ -104,14 +132,56 @@ class ServerConn : public std::enable_shared_from_this<ServerConn> {
            (session_.goingAway() && session_.activeStreams() == 0 && handlers_ == 0);
   }
 
+  void failBodies(const std::string& why) {
+    auto bodies = std::move(bodies_);
+    bodies_.clear();
+    for (auto& [id, b] : bodies)
+      if (b) b->fail(Error(ECONNRESET, "h2 stream reset: " + why));
+    for (auto* t : windowWaiters_) t->cancel();
+  }
+
   void process() {
     auto events = std::move(session_.events());
     session_.events().clear();
-    for (const auto& e : events) {
-      if (e.kind == h2::Event::kMessage) {
+    for (size_t i = 0; i < events.size(); ++i) {
+      const h2::Event& e = events[i];
+      if (auto body = bodies_.find(e.streamId); body != bodies_.end()) {  // a streamed request
+        h2detail::StreamBody* b = body->second;  // null: the handler dropped it
+        if (e.kind == h2::Event::kData) {
+          if (b) b->wake();
+        } else if (e.kind == h2::Event::kMessage) {
+          h2::Message m = session_.takeMessage(e.streamId);
+          Headers trailers;
+          for (auto& f : m.trailers) trailers.add(f.name, f.value);
+          bodies_.erase(body);
+          if (b) b->end(std::move(m.body), std::move(trailers));
+        } else if (e.kind == h2::Event::kReset) {
+          bodies_.erase(body);
+          if (b) b->fail(Error(ECONNRESET, "h2 stream reset: " + std::string(h2::errorName(e.code))));
+        }
+        continue;
+      }
+      if (e.kind == h2::Event::kHeaders) {
+        // A body still to come streams to the handler if its length is unknown or long;
+        // one that is all here (or short) is read whole, as without streaming.
+        auto length = session_.declaredLength(e.streamId);
+        if (endsInBatch(events, i, e.streamId) ||
+            (length && *length <= shared_->options.streamRequestBodiesAbove))
+          continue;
+        session_.streamBody(e.streamId);
+        auto b = std::make_shared<h2detail::StreamBody>(shared_from_this(), e.streamId,
+                                                        sock_.get_executor(), length,
+                                                        shared_->options.idleTimeout);
+        bodies_[e.streamId] = b.get();
+        h2::Message head;
+        head.headers = session_.takeHeaders(e.streamId);
+        ++handlers_;
+        asio::co_spawn(sock_.get_executor(), serveStream(shared_from_this(), e.streamId, std::move(head), std::move(b)),
+                       asio::detached);
+      } else if (e.kind == h2::Event::kMessage) {
         ++handlers_;
         asio::co_spawn(sock_.get_executor(),
-                       serveStream(shared_from_this(), e.streamId, session_.takeMessage(e.streamId)),
+                       serveStream(shared_from_this(), e.streamId, session_.takeMessage(e.streamId), nullptr),
                        asio::detached);
       } else if (e.kind == h2::Event::kTooLarge) {
         Response r(e.status, std::string(reasonPhrase(e.status)) + "\n");
@@ -120,7 +190,8 @@ class ServerConn : public std::enable_shared_from_this<ServerConn> {
     }
   }
 
-  asio::awaitable<void> serveStream(std::shared_ptr<ServerConn> self, uint32_t id, h2::Message m) {
+  asio::awaitable<void> serveStream(std::shared_ptr<ServerConn> self, uint32_t id, h2::Message m,
+                                    std::shared_ptr<h2detail::StreamBody> body) {
     Request req;
     std::string why = h2detail::fromRequestMessage(std::move(m), req);
     Response resp;
@@ -128,6 +199,10 @@ class ServerConn : public std::enable_shared_from_this<ServerConn> {
       resp = Response(400, "Bad Request: " + why + "\n");
     } else {
       req.remoteAddr = remote_;
+      if (body) {
+        req.contentLength = body->length().value_or(0);
+        req.bodySource = std::move(body);
+      }
       bool threw = false;
       try {
         resp = co_await shared_->handler(req);
@@ -135,17 +210,57 @@ class ServerConn : public std::enable_shared_from_this<ServerConn> {
         threw = true;
       }
       if (threw) resp = Response(500, "Internal Server Error\n");
-      if (resp.bodySource) {  // HTTP/2 responses here are sent whole: read it all first
-        std::shared_ptr<BodySource> src = std::move(resp.bodySource);
-        auto whole = co_await drainBody(*src, resp.body, kMaxDrainedBody);
-        if (!whole) resp = Response(502, "Bad Gateway\n");
+    }
+    req.bodySource.reset();  // a handler keeping it (a proxy's upstream call) keeps it alive
+    bool head = req.method == "HEAD";
+    bool streamed = resp.bodySource && !head && resp.status >= 200 && resp.status != 204 && resp.status != 304;
+    if (!closed_) {
+      session_.submitResponse(id, h2detail::toResponseMessage(resp, head, streamed ? resp.bodySource.get() : nullptr),
+                              streamed);
+      kick();
+      if (streamed) {
+        sending_[id] = resp.bodySource.get();
+        co_await sendBody(id, *resp.bodySource);
+        sending_.erase(id);
       }
     }
+    resp.bodySource.reset();
     --handlers_;
     if (closed_) co_return;
-    session_.submitResponse(id, h2detail::toResponseMessage(resp, req.method == "HEAD"));
-    kick();
+    if (auto b = bodies_.find(id); b != bodies_.end() && session_.unsent(id) == SIZE_MAX) {
+      auto* rest = b->second;  // answered before the request ended: its stream is closed
+      bodies_.erase(b);
+      if (rest) rest->fail(Error(ECONNRESET, "h2 stream closed: answered before the request ended"));
+    }
     if (finished()) closeAfterFlush();
+  }
+
+  // A response body as its source yields it, as the client's window allows; the source's
+  // trailers (gRPC's grpc-status) end the stream. A failing source resets the stream, so
+  // the client never takes a cut body for a whole one.
+  asio::awaitable<void> sendBody(uint32_t id, BodySource& src) {
+    for (;;) {
+      auto piece = co_await src.next();
+      if (closed_) co_return;
+      if (!piece) {
+        session_.resetStream(id, h2::H2Error::kInternalError);
+        kick();
+        co_return;
+      }
+      bool end = piece->empty();
+      std::vector<h2::HeaderField> trailers;
+      if (end && src.trailers()) trailers = h2detail::trailerFields(*src.trailers());
+      if (!session_.submitData(id, *piece, end, std::move(trailers))) co_return;  // reset
+      kick();
+      if (end) co_return;
+      while (!closed_ && session_.unsent(id) != SIZE_MAX && session_.unsent(id) > kSendHighWater) {
+        asio::steady_timer t(sock_.get_executor());
+        t.expires_after(std::chrono::seconds(1));
+        windowWaiters_.push_back(&t);
+        co_await t.async_wait(kAwait);
+        std::erase(windowWaiters_, &t);
+      }
+    }
   }
 
   void kick() {
@@ -191,6 +306,9 @@ class ServerConn : public std::enable_shared_from_this<ServerConn> {
   h2::Session session_;
   std::string remote_;
   std::string wbuf_;
+  std::unordered_map<uint32_t, h2detail::StreamBody*> bodies_;  // streamed request bodies
+  std::unordered_map<uint32_t, BodySource*> sending_;  // streamed response bodies
+  std::vector<asio::steady_timer*> windowWaiters_;  // response bodies waiting for window
   std::chrono::steady_clock::time_point lastRead_ = std::chrono::steady_clock::now();
   size_t handlers_ = 0;
   bool writing_ = false;

@@ -3,9 +3,11 @@
 /// threads of an http::Server: set `ServerOptions::h2cHandoff` to `h2.handoff()` and the
 /// server hands over each connection that starts with the HTTP/2 preface. Requests reach the
 /// handler as http::Request (method, target = :path, a Host field from :authority, the other
-/// fields, the whole body, and `trailers`); the handler's Response goes back as HEADERS, DATA
-/// and, if it has `trailers`, a trailing HEADERS (gRPC's grpc-status). Streams of one
-/// connection are served concurrently. Thread-safe: handoff() runs on each worker.
+/// fields, the whole body, and `trailers`, or a bodySource: see streamRequestBodiesAbove);
+/// the handler's Response goes back as HEADERS, DATA and, if it has `trailers`, a trailing
+/// HEADERS (gRPC's grpc-status). A Response::bodySource is sent as it yields, its trailers()
+/// at the end (a relayed gRPC server stream). Streams of one connection are served
+/// concurrently. Thread-safe: handoff() runs on each worker.
 
 #include <boost/asio/any_io_executor.hpp>
 
@@ -22,6 +24,10 @@ namespace berth::http {
 struct H2ServerOptions {
   h2::SessionOptions session;
   std::chrono::milliseconds idleTimeout{60000};  ///< no open stream and no frame for this long
+  /// A request body still to come when its headers arrive reaches the handler as
+  /// Request::bodySource (read as it arrives, with idleTimeout per wait) if its length is
+  /// unknown or above this; otherwise it is read whole first. The default never streams.
+  uint64_t streamRequestBodiesAbove = UINT64_MAX;
 };
 
 class H2Server {

@@ -11,6 +11,7 @@
 #include "http/h2_client.h"
 #include "http/h2_server.h"
 #include "http/server.h"
+#include "http/stream_testing.h"
 
 namespace berth::http {
 namespace {
@@ -72,6 +73,65 @@ TEST(H2Server, ServesH2cAndHttp1OnOnePort) {
   auto r = fetch("http://" + ep.key() + "/h1", req);
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_EQ(r->body, "GET /h1 ");
+  h2.drain();
+  server.drain();
+  server.wait();
+}
+
+// A bidirectional stream: each piece the client sends comes back before the next is sent,
+// and the answer's trailers arrive after its streamed body.
+TEST(H2Server, BidirectionalStreamsInterleave) {
+  H2ServerOptions ho;
+  ho.streamRequestBodiesAbove = 0;
+  H2Server h2(testing::echoStream, ho);
+  ServerOptions so;
+  so.host = "127.0.0.1";
+  so.port = 0;
+  so.h2cHandoff = h2.handoff();
+  Server server(so);
+  server.setAsyncHandler(testing::echoStream);
+  ASSERT_TRUE(server.start());
+  Endpoint ep{"127.0.0.1", server.port()};
+
+  asio::io_context io;
+  H2Client client(io.get_executor());
+  const StreamIf always{[](const void*, const Response&, std::optional<uint64_t>) { return true; }, nullptr};
+  std::vector<std::string> got;
+  std::string pieces;
+  auto run = [&]() -> asio::awaitable<void> {
+    auto chan = std::make_shared<testing::Channel>(io.get_executor(), std::chrono::milliseconds(3000));
+    chan->push("one");
+    Request req;
+    req.method = "POST";
+    req.target = "/pkg.Echo/Bidi";
+    req.bodySource = chan;
+    auto r = co_await client.request(ep, std::move(req), std::chrono::milliseconds(5000), &always);
+    EXPECT_TRUE(r) << (r ? "" : r.error().message());
+    if (!r) co_return;
+    EXPECT_EQ(r->status, 200);
+    EXPECT_TRUE(r->bodySource);
+    if (!r->bodySource) co_return;
+    for (const char* next : {"two", "three", ""}) {
+      auto p = co_await r->bodySource->next();
+      EXPECT_TRUE(p) << (p ? "" : p.error().message());
+      if (!p) co_return;
+      got.emplace_back(*p);
+      if (*next) chan->push(next);  // only after the echo of the previous piece came back
+      else chan->close();
+    }
+    auto end = co_await r->bodySource->next();
+    EXPECT_TRUE(end && end->empty());
+    const Headers* t = r->bodySource->trailers();
+    EXPECT_TRUE(t);
+    if (t) pieces = std::string(t->get("grpc-status")) + "/" + std::string(t->get("x-pieces"));
+    client.close();
+  };
+  auto f = asio::co_spawn(io, run(), asio::use_future);
+  io.run_for(std::chrono::seconds(20));
+  ASSERT_EQ(f.wait_for(std::chrono::seconds(0)), std::future_status::ready) << "the stream stalled";
+  f.get();
+  EXPECT_EQ(got, (std::vector<std::string>{"echo:one", "echo:two", "echo:three"}));
+  EXPECT_EQ(pieces, "0/3");
   h2.drain();
   server.drain();
   server.wait();

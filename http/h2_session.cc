@@ -14,8 +14,10 @@ struct Session::Stream {
   bool recvEnded = false;
   bool sendEnded = false;
   bool rejected = false;         // answered 413/431 by us: the rest of the request is dropped
-  bool resetAfterSend = false;   // response done before the request: RST_STREAM(NO_ERROR)
   bool outPending = false;
+  bool outMore = false;          // submitted with `more`: submitData adds to the body
+  bool streamed = false;         // streamBody: the body is taken piece by piece
+  uint64_t uncredited = 0;       // streamed: bytes received, stream credit not yet given back
   bool headRequest = false;      // client: the response has no body whatever content-length says
   Message in;
   std::optional<uint64_t> contentLength;
@@ -338,12 +340,16 @@ void Session::consumed(Stream* s, size_t n) {
     recvWindow_ += recvUnacked_;
     recvUnacked_ = 0;
   }
-  if (!s || s->recvEnded) return;
-  s->recvUnacked += int64_t(n);
-  if (s->recvUnacked >= int64_t(opt_.initialWindowSize / 2)) {
-    appendWindowUpdate(out_, s->id, uint32_t(s->recvUnacked));
-    s->recvWindow += s->recvUnacked;
-    s->recvUnacked = 0;
+  if (s) creditStream(*s, n);
+}
+
+void Session::creditStream(Stream& s, size_t n) {
+  if (s.recvEnded) return;
+  s.recvUnacked += int64_t(n);
+  if (s.recvUnacked >= int64_t(opt_.initialWindowSize / 2)) {
+    appendWindowUpdate(out_, s.id, uint32_t(s.recvUnacked));
+    s.recvWindow += s.recvUnacked;
+    s.recvUnacked = 0;
   }
 }
 
@@ -384,6 +390,14 @@ bool Session::onData(const FrameHeader& h, const uint8_t* p) {
   if (s.contentLength && (s.received > *s.contentLength || (end && s.received != *s.contentLength))) {
     consumed(nullptr, h.length);
     streamError(h.streamId, H2Error::kProtocolError);
+    return true;
+  }
+  if (s.streamed) {  // the connection window opens now, the stream's as the data is taken
+    s.in.body.append(reinterpret_cast<const char*>(p + off), len);
+    consumed(nullptr, h.length);
+    s.uncredited += h.length;
+    if (end) s.recvEnded = true;
+    events_.push_back({end ? Event::kMessage : Event::kData, s.id, H2Error::kNoError, 0});
     return true;
   }
   if (!s.rejected && s.in.body.size() + len > opt_.maxBodyBytes) {
@@ -504,6 +518,7 @@ bool Session::endHeaderBlock() {
       return true;
     }
     s->in.headers = std::move(fields);
+    if (!endStream && opt_.headersEvents) events_.push_back({Event::kHeaders, id, H2Error::kNoError, 0});
     if (endStream) {
       if (s->contentLength && *s->contentLength != 0) {
         streamError(id, H2Error::kProtocolError);
@@ -528,6 +543,41 @@ bool Session::endHeaderBlock() {
   s->in.trailers = std::move(fields);
   events_.push_back({Event::kMessage, id, H2Error::kNoError, 0});
   return true;
+}
+
+std::vector<HeaderField> Session::takeHeaders(uint32_t streamId) {
+  auto it = streams_.find(streamId);
+  if (it == streams_.end()) return {};
+  return std::move(it->second->in.headers);
+}
+
+const std::vector<HeaderField>* Session::peekHeaders(uint32_t streamId) const {
+  auto it = streams_.find(streamId);
+  return it == streams_.end() ? nullptr : &it->second->in.headers;
+}
+
+std::optional<uint64_t> Session::declaredLength(uint32_t streamId) const {
+  auto it = streams_.find(streamId);
+  if (it == streams_.end()) return std::nullopt;
+  return it->second->contentLength;
+}
+
+void Session::streamBody(uint32_t streamId) {
+  auto it = streams_.find(streamId);
+  if (it != streams_.end() && !it->second->rejected) it->second->streamed = true;
+}
+
+std::string Session::takeData(uint32_t streamId) {
+  auto it = streams_.find(streamId);
+  if (it == streams_.end()) return {};
+  Stream& s = *it->second;
+  std::string data = std::move(s.in.body);
+  s.in.body.clear();
+  if (s.uncredited) {
+    creditStream(s, size_t(s.uncredited));
+    s.uncredited = 0;
+  }
+  return data;
 }
 
 Message Session::takeMessage(uint32_t streamId) {
@@ -576,7 +626,7 @@ bool Session::canOpenStream() const {
   return streams_.size() < peerMaxStreams_;
 }
 
-uint32_t Session::submitRequest(const Message& m) {
+uint32_t Session::submitRequest(const Message& m, bool more) {
   if (!canOpenStream()) return 0;
   uint32_t id = nextStreamId_;
   nextStreamId_ += 2;
@@ -586,22 +636,22 @@ uint32_t Session::submitRequest(const Message& m) {
   s->recvWindow = opt_.initialWindowSize;
   for (const auto& f : m.headers)
     if (f.name == ":method") s->headRequest = f.value == "HEAD";
-  bool noBody = m.body.empty() && m.trailers.empty();
+  bool noBody = !more && m.body.empty() && m.trailers.empty();
   writeHeaders(id, m.headers, noBody);
   s->sendEnded = noBody;
   if (!noBody) queueBody(*s, m);
+  s->outMore = more;
   streams_.emplace(id, std::move(s));
   flushData();
   return id;
 }
 
-void Session::submitResponse(uint32_t streamId, const Message& m) {
+void Session::submitResponse(uint32_t streamId, const Message& m, bool more) {
   auto it = streams_.find(streamId);
   if (it == streams_.end() || failed_) return;
   Stream& s = *it->second;
-  if (s.sendEnded || s.outPending) return;
-  s.resetAfterSend = !s.recvEnded;
-  bool noBody = m.body.empty() && m.trailers.empty();
+  if (s.sendEnded || s.outPending || s.outMore) return;
+  bool noBody = !more && m.body.empty() && m.trailers.empty();
   writeHeaders(streamId, m.headers, noBody);
   if (noBody) {
     s.sendEnded = true;
@@ -609,7 +659,34 @@ void Session::submitResponse(uint32_t streamId, const Message& m) {
     return;
   }
   queueBody(s, m);
+  s.outMore = more;
   flushData();
+}
+
+bool Session::submitData(uint32_t streamId, std::string_view data, bool end,
+                         std::vector<HeaderField> trailers) {
+  auto it = streams_.find(streamId);
+  if (it == streams_.end() || failed_) return false;
+  Stream& s = *it->second;
+  if (s.sendEnded || !s.outMore) return false;
+  if (s.outOff == s.outBody.size()) {
+    s.outBody.clear();
+    s.outOff = 0;
+  }
+  s.outBody.append(data);
+  if (end) {
+    s.outMore = false;
+    s.outTrailers = std::move(trailers);
+  }
+  s.outPending = true;
+  flushData();
+  return true;
+}
+
+size_t Session::unsent(uint32_t streamId) const {
+  auto it = streams_.find(streamId);
+  if (it == streams_.end()) return SIZE_MAX;
+  return it->second->outBody.size() - it->second->outOff;
 }
 
 void Session::resetStream(uint32_t streamId, H2Error code) {
@@ -625,7 +702,7 @@ void Session::maybeClose(uint32_t id) {
   Stream& s = *it->second;
   if (!s.sendEnded) return;
   if (role_ == Role::kClient) return;  // closed when the response is taken
-  if (s.resetAfterSend) {
+  if (!s.recvEnded) {  // answered before the request ended: the rest is not wanted
     appendRstStream(out_, id, H2Error::kNoError);
     resetByUs_.insert(id);
     streams_.erase(it);
@@ -643,7 +720,7 @@ void Session::flushData() {
     while (s.outOff < s.outBody.size() && sendWindow_ > 0 && s.sendWindow > 0) {
       size_t left = s.outBody.size() - s.outOff;
       size_t n = std::min<size_t>({left, size_t(sendWindow_), size_t(s.sendWindow), peerMaxFrame_});
-      bool last = n == left && s.outTrailers.empty();
+      bool last = n == left && s.outTrailers.empty() && !s.outMore;
       appendFrameHeader(out_, uint32_t(n), FrameType::kData, last ? flags::kEndStream : 0, id);
       out_.append(s.outBody, s.outOff, n);
       s.outOff += n;
@@ -651,6 +728,12 @@ void Session::flushData() {
       s.sendWindow -= int64_t(n);
     }
     if (s.outOff < s.outBody.size()) continue;
+    if (s.outMore) {  // all sent so far; more to come (submitData)
+      s.outBody.clear();
+      s.outOff = 0;
+      s.outPending = false;
+      continue;
+    }
     if (!s.outTrailers.empty()) writeHeaders(id, s.outTrailers, true);
     else if (s.outBody.empty()) {  // trailers and body both empty cannot happen (noBody)
       appendFrameHeader(out_, 0, FrameType::kData, flags::kEndStream, id);

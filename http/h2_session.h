@@ -2,9 +2,13 @@
 /// One HTTP/2 connection's protocol state (RFC 9113), without I/O: feed it the bytes read from
 /// the socket, send what it puts in output(), and act on the events it reports. The same class
 /// serves both ends (Role): a server receives requests and submits responses, a client
-/// submits requests and receives responses. Whole messages only (headers, body, trailers):
-/// bodies are buffered up to SessionOptions::maxBodyBytes, which is what the mesh needs (it
-/// buffers for retries anyway).
+/// submits requests and receives responses. By default whole messages (headers, body,
+/// trailers), bodies buffered up to SessionOptions::maxBodyBytes. With
+/// SessionOptions::headersEvents the caller hears of each header block that has a body to
+/// come (kHeaders) and may switch that stream to streaming (streamBody): its DATA is then
+/// taken piece by piece (takeData), the stream's receive window opening only as it is taken,
+/// so a slow reader holds back the peer instead of growing a buffer. Bodies may also be sent
+/// piece by piece (`more` on submit, then submitData), e.g. gRPC streaming calls.
 ///
 /// Enforced: the preface and first SETTINGS, frame sizes, CONTINUATION sequencing, stream id
 /// rules and states, connection and stream flow control (both directions), SETTINGS values,
@@ -17,6 +21,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -34,6 +39,7 @@ struct SessionOptions {
   uint32_t maxFrameSize = kDefaultMaxFrameSize;  ///< largest frame we accept
   uint32_t maxHeaderListSize = 64 * 1024;   ///< decoded header list (RFC 9113 accounting)
   uint64_t maxBodyBytes = 8ull << 20;       ///< per message; beyond, the stream is refused
+  bool headersEvents = false;               ///< report kHeaders (see streamBody)
 };
 
 /// A request (server side) or response (client side) as received, or as submitted.
@@ -52,6 +58,9 @@ struct Event {
                  ///< (malformed, refused); `code` says why
     kTooLarge,   ///< server: headers or body over the limits; answer `status` (431/413)
     kGoaway,     ///< peer sent GOAWAY: streams above `streamId` were not processed
+    kHeaders,    ///< (headersEvents) a header block arrived and a body follows: takeHeaders,
+                 ///< then streamBody to take the body piece by piece, or wait for kMessage
+    kData,       ///< a streamed body has data waiting (takeData)
   };
   Kind kind;
   uint32_t streamId = 0;
@@ -76,12 +85,33 @@ class Session {
   /// The message of a kMessage event (moved out; the stream forgets it).
   Message takeMessage(uint32_t streamId);
 
+  /// The header block of a kHeaders event (moved out), or a look at it (null if none).
+  std::vector<HeaderField> takeHeaders(uint32_t streamId);
+  const std::vector<HeaderField>* peekHeaders(uint32_t streamId) const;
+  /// The content-length the peer declared on a stream, if any.
+  std::optional<uint64_t> declaredLength(uint32_t streamId) const;
+  /// Receive this stream's body piece by piece from now on: kData events, takeData; no size
+  /// limit (the stream window bounds what is held); the end still comes as kMessage (with
+  /// the trailers and whatever body was not taken yet).
+  void streamBody(uint32_t streamId);
+  /// A streamed body's data received so far (moved out); gives its flow-control credit back.
+  std::string takeData(uint32_t streamId);
+
   /// Client: open a stream carrying `m` (headers must include :method :scheme :authority
   /// :path). Returns the stream id, or 0 if no stream can be opened now (canOpenStream()).
-  uint32_t submitRequest(const Message& m);
-  /// Server: answer stream `streamId` (headers must start with :status). A response sent
-  /// before the request ended resets the rest of the request with NO_ERROR (RFC 9113 8.1).
-  void submitResponse(uint32_t streamId, const Message& m);
+  /// With `more`, the stream stays open after m.body for submitData.
+  uint32_t submitRequest(const Message& m, bool more = false);
+  /// Server: answer stream `streamId` (headers must start with :status). A response that
+  /// ends before the request did resets the rest of the request with NO_ERROR (RFC 9113 8.1).
+  /// With `more`, the stream stays open after m.body for submitData.
+  void submitResponse(uint32_t streamId, const Message& m, bool more = false);
+  /// More body for a stream submitted with `more`; `end` ends it (with `trailers`, if any).
+  /// False if the stream is gone (reset, closed) or was not left open.
+  bool submitData(uint32_t streamId, std::string_view data, bool end,
+                  std::vector<HeaderField> trailers = {});
+  /// Body bytes submitted on the stream and not yet framed (waiting for flow-control
+  /// window); SIZE_MAX if the stream is gone.
+  size_t unsent(uint32_t streamId) const;
   /// Reset a stream (CANCEL for a client giving up, ...). Unknown streams are ignored.
   void resetStream(uint32_t streamId, H2Error code);
   /// Send GOAWAY: graceful with kNoError (streams already open finish), else the connection
@@ -119,6 +149,7 @@ class Session {
   void flushData();
   void maybeClose(uint32_t id);
   void consumed(Stream* s, size_t n);
+  void creditStream(Stream& s, size_t n);
   bool isPeerInitiated(uint32_t id) const;
 
   Role role_;

@@ -283,6 +283,66 @@ TEST(Session, FlowControlLargeBodiesBothWays) {
   EXPECT_EQ(p.client.takeMessage(id).body, big + big);
 }
 
+// Streamed both ways (a gRPC bidirectional call): the receiver takes the body piece by piece
+// and the sender's window opens only as it does; the answer starts before the request ends.
+TEST(Session, StreamedBodiesBothWaysOpenTheWindowAsTaken) {
+  SessionOptions o;
+  o.initialWindowSize = 65535;
+  o.headersEvents = true;
+  Pair p(o, o);
+  Message req = request("/pkg.Echo/Bidi");
+  req.headers[0].value = "POST";
+  uint32_t id = p.client.submitRequest(req, true);
+  ASSERT_TRUE(p.pump());
+  ASSERT_EQ(p.server.events().size(), 1u);
+  EXPECT_EQ(p.server.events()[0].kind, Event::kHeaders);
+  p.server.events().clear();
+  EXPECT_EQ(p.server.takeHeaders(id)[3], (HeaderField{":path", "/pkg.Echo/Bidi"}));
+  p.server.streamBody(id);
+
+  ASSERT_TRUE(p.client.submitData(id, std::string(100000, 'x'), false));
+  ASSERT_TRUE(p.pump());
+  EXPECT_EQ(p.server.events().back().kind, Event::kData);
+  p.server.events().clear();
+  EXPECT_EQ(p.client.unsent(id), 100000u - 65535u);  // the server has not taken any yet
+  EXPECT_EQ(p.server.takeData(id).size(), 65535u);
+  ASSERT_TRUE(p.pump());
+  EXPECT_EQ(p.client.unsent(id), 0u);  // taking it gave the window back
+  EXPECT_EQ(p.server.takeData(id).size(), 100000u - 65535u);
+  p.server.events().clear();
+
+  Message head;
+  head.headers = {{":status", "200"}, {"content-type", "application/grpc"}};
+  p.server.submitResponse(id, head, true);
+  ASSERT_TRUE(p.server.submitData(id, "echo1", false));
+  ASSERT_TRUE(p.pump());
+  ASSERT_EQ(p.client.events().size(), 1u);  // the head; its data is held (not streamed yet)
+  EXPECT_EQ(p.client.events()[0].kind, Event::kHeaders);
+  p.client.events().clear();
+  p.client.streamBody(id);
+  EXPECT_EQ(p.client.takeData(id), "echo1");
+
+  ASSERT_TRUE(p.client.submitData(id, "last", true, {{"x-end", "1"}}));
+  ASSERT_TRUE(p.pump());
+  ASSERT_EQ(p.server.events().size(), 2u);
+  EXPECT_EQ(p.server.events()[1].kind, Event::kMessage);
+  p.server.events().clear();
+  Message rest = p.server.takeMessage(id);
+  EXPECT_EQ(rest.body, "last");
+  EXPECT_EQ(rest.trailers, (Fields{{"x-end", "1"}}));
+  EXPECT_FALSE(p.client.submitData(id, "more", false));  // the request is over
+
+  ASSERT_TRUE(p.server.submitData(id, "echo2", true, {{"grpc-status", "0"}}));
+  ASSERT_TRUE(p.pump());
+  ASSERT_FALSE(p.client.events().empty());
+  EXPECT_EQ(p.client.events().back().kind, Event::kMessage);
+  Message end = p.client.takeMessage(id);
+  EXPECT_EQ(end.body, "echo2");
+  EXPECT_EQ(end.trailers, (Fields{{"grpc-status", "0"}}));
+  EXPECT_EQ(p.client.activeStreams(), 0u);
+  EXPECT_EQ(p.server.activeStreams(), 0u);
+}
+
 TEST(Session, ManyConcurrentStreamsAndLargeHeaders) {
   Pair p;
   std::vector<uint32_t> ids;

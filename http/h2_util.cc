@@ -54,28 +54,37 @@ std::string fromRequestMessage(h2::Message m, Request& out) {
   return {};
 }
 
-h2::Message toResponseMessage(const Response& r, bool head) {
+std::vector<h2::HeaderField> trailerFields(const Headers& from) {
+  std::vector<h2::HeaderField> out;
+  for (const Header& h : from) {
+    std::string n;
+    appendLower(n, h.name);
+    if (!dropOnH2(n) && n != "te") out.push_back({std::move(n), h.value});
+  }
+  return out;
+}
+
+h2::Message toResponseMessage(const Response& r, bool head, const BodySource* streamed) {
   h2::Message m;
   m.headers.reserve(r.headers.size() + 2);
   m.headers.push_back({":status", std::to_string(r.status)});
   copyFields(r.headers, m.headers, false);
   bool bodyAllowed = r.status >= 200 && r.status != 204 && r.status != 304;
-  if (bodyAllowed && !head) {
+  if (bodyAllowed && !head && streamed) {
+    if (auto n = streamed->length()) m.headers.push_back({"content-length", std::to_string(*n)});
+  } else if (bodyAllowed && !head) {
     m.headers.push_back({"content-length", std::to_string(r.body.size())});
     m.body = r.body;
   } else if (head) {
     // A HEAD answer keeps the length the resource would have had.
     if (const Header* cl = r.headers.find("content-length")) m.headers.push_back({"content-length", cl->value});
   }
-  for (const Header& h : r.trailers) {
-    std::string n;
-    appendLower(n, h.name);
-    if (!dropOnH2(n) && n != "te") m.trailers.push_back({std::move(n), h.value});
-  }
+  m.trailers = trailerFields(r.trailers);
   return m;
 }
 
-h2::Message toRequestMessage(const Request& r, std::string_view authority) {
+h2::Message toRequestMessage(const Request& r, std::string_view authority,
+                             const BodySource* streamed) {
   h2::Message m;
   m.headers.reserve(r.headers.size() + 4);
   m.headers.push_back({":method", r.method});
@@ -84,14 +93,14 @@ h2::Message toRequestMessage(const Request& r, std::string_view authority) {
   m.headers.push_back({":authority", std::string(host.empty() ? authority : host)});
   m.headers.push_back({":path", r.target.empty() ? std::string("/") : r.target});
   copyFields(r.headers, m.headers, true);
-  if (!r.body.empty() || r.method == "POST" || r.method == "PUT")
-    m.headers.push_back({"content-length", std::to_string(r.body.size())});
-  m.body = r.body;
-  for (const Header& h : r.trailers) {
-    std::string n;
-    appendLower(n, h.name);
-    if (!dropOnH2(n) && n != "te") m.trailers.push_back({std::move(n), h.value});
+  if (streamed) {
+    if (auto n = streamed->length()) m.headers.push_back({"content-length", std::to_string(*n)});
+  } else {
+    if (!r.body.empty() || r.method == "POST" || r.method == "PUT")
+      m.headers.push_back({"content-length", std::to_string(r.body.size())});
+    m.body = r.body;
   }
+  m.trailers = trailerFields(r.trailers);
   return m;
 }
 

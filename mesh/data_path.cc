@@ -197,7 +197,8 @@ struct PendingGuard {
 // (server-sent events, downloads) instead of being read whole first; shorter ones are read
 // whole, which costs nothing extra and keeps the common case on the fast path.
 constexpr uint64_t kStreamAbove = 256 * 1024;
-// A streamed request body for an h2c upstream is read whole first, up to this much.
+// An HTTP/1.1 client's streamed request body for an h2c upstream is read whole first, up to
+// this much.
 constexpr uint64_t kMaxH2UpstreamBody = 8ull << 20;
 
 // What decides, at the head of an upstream response, whether to stream its body.
@@ -435,7 +436,9 @@ asio::awaitable<http::Response> handle(Proxy::Impl* proxy, const std::string& li
     // The HTTP/1.1 client serializes `up` before it returns, so a retry re-sends it uncopied.
     Result<http::Response> res;
     std::optional<milliseconds> tryMs = milliseconds(ms);
-    if (h2client && up.bodySource) {  // HTTP/2 upstreams get the body whole
+    if (h2client && up.bodySource && !up.bodySource->outlivesHandler()) {
+      // An HTTP/1.1 client's body is read whole for an HTTP/2 upstream (the call may still be
+      // sending it after this handler returns); an HTTP/2 client's streams through.
       std::shared_ptr<http::BodySource> src = std::move(up.bodySource);
       auto whole = co_await http::drainBody(*src, up.body, kMaxH2UpstreamBody);
       if (!whole) {
@@ -447,7 +450,7 @@ asio::awaitable<http::Response> handle(Proxy::Impl* proxy, const std::string& li
     }
     if (h2client) {
       http::Request attemptReq = mayRetry ? up : std::move(up);
-      res = co_await h2client->request(std::move(ep), std::move(attemptReq), milliseconds(ms));
+      res = co_await h2client->request(std::move(ep), std::move(attemptReq), milliseconds(ms), &streamIf);
     } else {
       res = co_await client->send(ep, up, tryMs, &streamIf);
     }

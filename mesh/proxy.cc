@@ -112,7 +112,9 @@ Result<void> Proxy::Impl::syncListeners(const State& st) {
       r.headers.set("x-berth-reason", "bad-request");
       return r;
     };
-    auto h2 = std::make_unique<http::H2Server>(handlerFor(key));
+    http::H2ServerOptions h2o;
+    h2o.streamRequestBodiesAbove = kStreamRequestBodiesAbove;  // gRPC client/bidi streams too
+    auto h2 = std::make_unique<http::H2Server>(handlerFor(key), h2o);
     so.h2cHandoff = h2->handoff();
     auto server = std::make_unique<http::Server>(so);
     server->setAsyncHandler(handlerFor(key));

@@ -1,7 +1,10 @@
 // mesh-test-backend: a small HTTP backend for the mesh integration tests and benchmarks.
 //   mesh-test-backend PORT MODE [ID] [DELAY_MS]
 // MODE: ok (200), slow (200 after DELAY_MS), flaky (503 every other request), fail (always
-// 503), reset (accept, read the request, reset the connection).
+// 503), reset (accept, read the request, reset the connection), h2echo (HTTP/2 cleartext:
+// a streamed request body is echoed piece by piece as it arrives, "echo:<piece>", then
+// trailers grpc-status 0 and x-pieces N; see http/stream_testing.h; GET /open -> echo
+// streams open now).
 // Every mode but reset also serves:
 //   GET  /count         -> number of requests seen (not counting /count and /mode)
 //   GET  /maxactive     -> most requests in progress at once so far
@@ -26,7 +29,9 @@
 #include <cstring>
 #include <string>
 
+#include "http/h2_server.h"
 #include "http/server.h"
+#include "http/stream_testing.h"
 
 namespace asio = boost::asio;
 using berth::http::Request;
@@ -104,6 +109,27 @@ int runReset(int port) {
   }
 }
 
+// h2echo: echo streams open now (a cancelled call must close its stream here too).
+std::atomic<int> gOpenStreams{0};
+class Counted : public berth::http::BodySource {
+ public:
+  explicit Counted(std::shared_ptr<BodySource> in) : in_(std::move(in)) { ++gOpenStreams; }
+  ~Counted() override { --gOpenStreams; }
+  asio::awaitable<berth::Result<std::string_view>> next() override { return in_->next(); }
+  std::optional<uint64_t> length() const override { return in_->length(); }
+  const berth::http::Headers* trailers() const override { return in_->trailers(); }
+
+ private:
+  std::shared_ptr<BodySource> in_;
+};
+
+asio::awaitable<Response> h2echo(Request& req) {
+  if (req.target == "/open") co_return Response(200, std::to_string(gOpenStreams.load()));
+  Response r = co_await berth::http::testing::echoStream(req);
+  if (r.bodySource) r.bodySource = std::make_shared<Counted>(std::move(r.bodySource));
+  co_return r;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -117,6 +143,21 @@ int main(int argc, char** argv) {
   if (argc > 4) gDelayMs = std::atoi(argv[4]);
   std::signal(SIGPIPE, SIG_IGN);
   if (mode == "reset") return runReset(port);
+  if (mode == "h2echo") {
+    berth::http::H2ServerOptions ho;
+    ho.streamRequestBodiesAbove = 0;
+    berth::http::H2Server h2(h2echo, ho);
+    berth::http::ServerOptions so;
+    so.host = "127.0.0.1";
+    so.port = static_cast<uint16_t>(port);
+    so.workers = 1;
+    so.h2cHandoff = h2.handoff();
+    berth::http::Server server(so);
+    server.setAsyncHandler(h2echo);
+    auto r = server.run();
+    if (!r) std::fprintf(stderr, "Error: %s\n", r.error().message().c_str());
+    return r ? 0 : 1;
+  }
   int m = modeOf(mode);
   if (m < 0) {
     std::fprintf(stderr, "unknown mode %s\n", mode.c_str());
