@@ -462,6 +462,12 @@ class ClientBodySource final : public BodySource {
   }
   // Not a coroutine itself (GCC 12 and virtual coroutines); returns pull()'s.
   asio::awaitable<Result<std::string_view>> next() override { return pull(); }
+  void cancel() override {  // the reader went away: a waiting read ends now (not pooled)
+    keepAlive_ = false;
+    if (!c_) return;
+    boost::system::error_code ec;
+    c_->socket.close(ec);
+  }
   std::optional<uint64_t> length() const override {
     if (framing_.kind == BodyFraming::kLength) return framing_.length;
     return std::nullopt;

@@ -10,7 +10,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-
 #include <unordered_map>
 
 #include "http/h2_body.h"
@@ -52,8 +51,10 @@ class ClientConn : public h2detail::StreamBody::Owner,
                    public std::enable_shared_from_this<ClientConn> {
  public:
   ClientConn(asio::any_io_executor ex, const H2ClientOptions& o)
-      : sock_(ex), session_(h2::Role::kClient, withHeadersEvents(o.session)),
-        connectTimeout_(o.connectTimeout), streamIdle_(o.streamIdleTimeout) {}
+      : sock_(ex),
+        session_(h2::Role::kClient, withHeadersEvents(o.session)),
+        connectTimeout_(o.connectTimeout),
+        streamIdle_(o.streamIdleTimeout) {}
 
   std::string take(uint32_t id) override {
     std::string data = session_.takeData(id);
@@ -114,10 +115,20 @@ class ClientConn : public h2detail::StreamBody::Owner,
     return id;
   }
 
+  // More of stream `id` waits for the peer's window, or for the socket, than the high water
+  // mark: the source is not read until it drains.
+  bool congested(uint32_t id) {
+    size_t u = session_.unsent(id);
+    if (u == SIZE_MAX) return false;
+    return u > kPumpHighWater ||
+           session_.output().size() + (writing_ ? wbuf_.size() : 0) > kPumpHighWater;
+  }
+
   // Send a streamed request body as it comes from `src`, as the window allows. Runs beside
   // the wait for the response (a bidirectional call's answer may come before the end).
   asio::awaitable<void> pump(std::shared_ptr<ClientConn> self, uint32_t id,
-                             std::shared_ptr<BodySource> src, std::vector<h2::HeaderField> trailers) {
+                             std::shared_ptr<BodySource> src,
+                             std::vector<h2::HeaderField> trailers) {
     for (;;) {
       auto piece = co_await src->next();
       if (dead_) co_return;
@@ -127,11 +138,12 @@ class ClientConn : public h2detail::StreamBody::Owner,
       }
       bool end = piece->empty();
       if (end && src->trailers()) trailers = h2detail::trailerFields(*src->trailers());
-      if (!session_.submitData(id, *piece, end, end ? std::move(trailers) : std::vector<h2::HeaderField>{}))
+      if (!session_.submitData(id, *piece, end,
+                               end ? std::move(trailers) : std::vector<h2::HeaderField>{}))
         co_return;  // the stream is over (answered, reset)
       kick();
       if (end) co_return;
-      while (!dead_ && session_.unsent(id) != SIZE_MAX && session_.unsent(id) > kPumpHighWater) {
+      while (!dead_ && congested(id)) {
         asio::steady_timer t(sock_.get_executor());
         t.expires_after(std::chrono::seconds(1));
         windowWaiters_.push_back(&t);
@@ -213,7 +225,8 @@ class ClientConn : public h2detail::StreamBody::Owner,
       }
       auto it = pending_.find(e.streamId);
       if (e.kind == h2::Event::kHeaders) {
-        if (it == pending_.end() || !it->second->streamIf || endsInBatch(events, i, e.streamId)) continue;
+        if (it == pending_.end() || !it->second->streamIf || endsInBatch(events, i, e.streamId))
+          continue;
         const h2::Message head{*session_.peekHeaders(e.streamId), {}, {}};
         Response r = h2detail::fromResponseMessage(head);
         auto length = session_.declaredLength(e.streamId);
@@ -292,6 +305,8 @@ class ClientConn : public h2detail::StreamBody::Owner,
         fail(Error(ECONNRESET, "h2 stream reset: write: " + ec.message()));
         break;
       }
+      wbuf_.clear();
+      for (auto* t : windowWaiters_) t->cancel();
     }
     writing_ = false;
   }
@@ -353,9 +368,9 @@ size_t H2Client::connections() const {
   return n;
 }
 
-asio::awaitable<Result<Response>> H2Client::request(Endpoint to, Request req,
-                                                    std::optional<std::chrono::milliseconds> timeout,
-                                                    const StreamIf* streamIf) {
+asio::awaitable<Result<Response>> H2Client::request(
+    Endpoint to, Request req, std::optional<std::chrono::milliseconds> timeout,
+    const StreamIf* streamIf) {
   auto impl = impl_;
   auto deadline = Clock::now() + timeout.value_or(impl->options.requestTimeout);
   std::string authority = to.key();
@@ -365,12 +380,15 @@ asio::awaitable<Result<Response>> H2Client::request(Endpoint to, Request req,
     auto conn = impl->pick(to);
     if (conn->connecting()) co_await conn->waitReady(deadline);
     if (conn->dead()) co_return tl::unexpected(conn->error());
-    if (conn->connecting()) co_return fail(ErrorCode::kTimeout, "connect " + to.key() + ": timed out");
+    if (conn->connecting())
+      co_return fail(ErrorCode::kTimeout, "connect " + to.key() + ": timed out");
     asio::steady_timer timer(impl->ex);
     Pending p{&timer, std::nullopt, streamIf};
     uint32_t id = conn->submit(m, &p, src != nullptr);
     if (!id) continue;  // the connection filled up or is going away: pick again
-    if (src) asio::co_spawn(impl->ex, conn->pump(conn, id, std::move(src), std::move(m.trailers)), asio::detached);
+    if (src)
+      asio::co_spawn(impl->ex, conn->pump(conn, id, std::move(src), std::move(m.trailers)),
+                     asio::detached);
     timer.expires_at(deadline);
     co_await timer.async_wait(kAwait);
     if (p.result) co_return std::move(*p.result);

@@ -2,6 +2,10 @@
 
 #include "http/h2_server.h"
 
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -10,12 +14,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <atomic>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 
 #include "http/body_source.h"
@@ -59,7 +59,9 @@ class ServerConn : public h2detail::StreamBody::Owner,
                    public std::enable_shared_from_this<ServerConn> {
  public:
   ServerConn(std::shared_ptr<H2Server::Shared> shared, tcp::socket s)
-      : shared_(std::move(shared)), sock_(std::move(s)), timer_(sock_.get_executor()),
+      : shared_(std::move(shared)),
+        sock_(std::move(s)),
+        timer_(sock_.get_executor()),
         session_(h2::Role::kServer, withHeadersEvents(shared_->options.session,
                                                       shared_->options.streamRequestBodiesAbove)) {
     boost::system::error_code ec;
@@ -117,13 +119,26 @@ class ServerConn : public h2detail::StreamBody::Owner,
   // A handler that drops a request body unread: the stream's window stays shut and the
   // answer resets the rest (RFC 9113 8.1).
   void release(uint32_t id, bool) override {
-    if (auto b = bodies_.find(id); b != bodies_.end()) b->second = nullptr;  // (ends with its stream)
+    if (auto b = bodies_.find(id); b != bodies_.end())
+      b->second = nullptr;  // (ends with its stream)
   }
 
   void drain() {
     session_.goAway(h2::H2Error::kNoError, "draining");
     kick();
-    if (finished()) closeAfterFlush();
+    if (finished()) {
+      closeAfterFlush();
+      return;
+    }
+    if (drainTimer_) return;
+    drainTimer_.emplace(sock_.get_executor(), shared_->options.drainTimeout);
+    drainTimer_->async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+      auto self = weak.lock();
+      if (ec || !self || self->closed_) return;
+      self->failBodies("draining");  // what is still open after the drain timeout is cut
+      for (auto& [id, src] : self->sending_) src->cancel();
+      self->close();
+    });
   }
 
  private:
@@ -157,7 +172,8 @@ class ServerConn : public h2detail::StreamBody::Owner,
           if (b) b->end(std::move(m.body), std::move(trailers));
         } else if (e.kind == h2::Event::kReset) {
           bodies_.erase(body);
-          if (b) b->fail(Error(ECONNRESET, "h2 stream reset: " + std::string(h2::errorName(e.code))));
+          if (b)
+            b->fail(Error(ECONNRESET, "h2 stream reset: " + std::string(h2::errorName(e.code))));
         }
         continue;
       }
@@ -176,13 +192,15 @@ class ServerConn : public h2detail::StreamBody::Owner,
         h2::Message head;
         head.headers = session_.takeHeaders(e.streamId);
         ++handlers_;
-        asio::co_spawn(sock_.get_executor(), serveStream(shared_from_this(), e.streamId, std::move(head), std::move(b)),
+        asio::co_spawn(sock_.get_executor(),
+                       serveStream(shared_from_this(), e.streamId, std::move(head), std::move(b)),
                        asio::detached);
       } else if (e.kind == h2::Event::kMessage) {
         ++handlers_;
-        asio::co_spawn(sock_.get_executor(),
-                       serveStream(shared_from_this(), e.streamId, session_.takeMessage(e.streamId), nullptr),
-                       asio::detached);
+        asio::co_spawn(
+            sock_.get_executor(),
+            serveStream(shared_from_this(), e.streamId, session_.takeMessage(e.streamId), nullptr),
+            asio::detached);
       } else if (e.kind == h2::Event::kTooLarge) {
         Response r(e.status, std::string(reasonPhrase(e.status)) + "\n");
         session_.submitResponse(e.streamId, h2detail::toResponseMessage(r, false));
@@ -213,10 +231,12 @@ class ServerConn : public h2detail::StreamBody::Owner,
     }
     req.bodySource.reset();  // a handler keeping it (a proxy's upstream call) keeps it alive
     bool head = req.method == "HEAD";
-    bool streamed = resp.bodySource && !head && resp.status >= 200 && resp.status != 204 && resp.status != 304;
+    bool streamed =
+        resp.bodySource && !head && resp.status >= 200 && resp.status != 204 && resp.status != 304;
     if (!closed_) {
-      session_.submitResponse(id, h2detail::toResponseMessage(resp, head, streamed ? resp.bodySource.get() : nullptr),
-                              streamed);
+      session_.submitResponse(
+          id, h2detail::toResponseMessage(resp, head, streamed ? resp.bodySource.get() : nullptr),
+          streamed);
       kick();
       if (streamed) {
         sending_[id] = resp.bodySource.get();
@@ -230,9 +250,19 @@ class ServerConn : public h2detail::StreamBody::Owner,
     if (auto b = bodies_.find(id); b != bodies_.end() && session_.unsent(id) == SIZE_MAX) {
       auto* rest = b->second;  // answered before the request ended: its stream is closed
       bodies_.erase(b);
-      if (rest) rest->fail(Error(ECONNRESET, "h2 stream closed: answered before the request ended"));
+      if (rest)
+        rest->fail(Error(ECONNRESET, "h2 stream closed: answered before the request ended"));
     }
     if (finished()) closeAfterFlush();
+  }
+
+  // More of stream `id` waits for the client's window, or for the socket, than the high
+  // water mark: the source is not read until it drains (the window, not memory, paces it).
+  bool congested(uint32_t id) {
+    size_t u = session_.unsent(id);
+    if (u == SIZE_MAX) return false;
+    return u > kSendHighWater ||
+           session_.output().size() + (writing_ ? wbuf_.size() : 0) > kSendHighWater;
   }
 
   // A response body as its source yields it, as the client's window allows; the source's
@@ -253,7 +283,7 @@ class ServerConn : public h2detail::StreamBody::Owner,
       if (!session_.submitData(id, *piece, end, std::move(trailers))) co_return;  // reset
       kick();
       if (end) co_return;
-      while (!closed_ && session_.unsent(id) != SIZE_MAX && session_.unsent(id) > kSendHighWater) {
+      while (!closed_ && congested(id)) {
         asio::steady_timer t(sock_.get_executor());
         t.expires_after(std::chrono::seconds(1));
         windowWaiters_.push_back(&t);
@@ -278,6 +308,8 @@ class ServerConn : public h2detail::StreamBody::Owner,
         close();
         break;
       }
+      wbuf_.clear();
+      for (auto* t : windowWaiters_) t->cancel();
     }
     writing_ = false;
     if (closing_ && !closed_) close();
@@ -286,8 +318,10 @@ class ServerConn : public h2detail::StreamBody::Owner,
   void closeAfterFlush() {
     closing_ = true;
     if (!writing_) {
-      if (!session_.output().empty() && !closed_) kick();
-      else close();
+      if (!session_.output().empty() && !closed_)
+        kick();
+      else
+        close();
     }
   }
 
@@ -298,16 +332,18 @@ class ServerConn : public h2detail::StreamBody::Owner,
     sock_.shutdown(tcp::socket::shutdown_both, ec);
     sock_.close(ec);
     timer_.cancel();
+    if (drainTimer_) drainTimer_->cancel();
   }
 
   std::shared_ptr<H2Server::Shared> shared_;
   tcp::socket sock_;
   asio::steady_timer timer_;
+  std::optional<asio::steady_timer> drainTimer_;
   h2::Session session_;
   std::string remote_;
   std::string wbuf_;
   std::unordered_map<uint32_t, h2detail::StreamBody*> bodies_;  // streamed request bodies
-  std::unordered_map<uint32_t, BodySource*> sending_;  // streamed response bodies
+  std::unordered_map<uint32_t, BodySource*> sending_;           // streamed response bodies
   std::vector<asio::steady_timer*> windowWaiters_;  // response bodies waiting for window
   std::chrono::steady_clock::time_point lastRead_ = std::chrono::steady_clock::now();
   size_t handlers_ = 0;

@@ -28,6 +28,9 @@ struct H2ServerOptions {
   /// Request::bodySource (read as it arrives, with idleTimeout per wait) if its length is
   /// unknown or above this; otherwise it is read whole first. The default never streams.
   uint64_t streamRequestBodiesAbove = UINT64_MAX;
+  /// drain(): streams still open this long after the GOAWAY are cut (a long-lived gRPC
+  /// stream does not hold a shutdown).
+  std::chrono::milliseconds drainTimeout{10000};
 };
 
 class H2Server {

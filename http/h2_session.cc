@@ -507,7 +507,9 @@ bool Session::endHeaderBlock() {
     if (role_ == Role::kClient && (s->headRequest || fields[0].value == "304"))
       s->contentLength = 0;
     s->recvHeadersDone = true;
-    if (tooLarge || (s->contentLength && *s->contentLength > opt_.maxBodyBytes)) {
+    // (With headersEvents a long body may still be taken as a stream: the limit then applies
+    // only if it is read whole, in onData.)
+    if (tooLarge || (!opt_.headersEvents && s->contentLength && *s->contentLength > opt_.maxBodyBytes)) {
       if (role_ == Role::kClient) {
         streamError(id, H2Error::kCancel);
         return true;
@@ -669,10 +671,8 @@ bool Session::submitData(uint32_t streamId, std::string_view data, bool end,
   if (it == streams_.end() || failed_) return false;
   Stream& s = *it->second;
   if (s.sendEnded || !s.outMore) return false;
-  if (s.outOff == s.outBody.size()) {
-    s.outBody.clear();
-    s.outOff = 0;
-  }
+  s.outBody.erase(0, s.outOff);  // what was sent goes (what is left waits for window)
+  s.outOff = 0;
   s.outBody.append(data);
   if (end) {
     s.outMore = false;

@@ -44,6 +44,30 @@ asio::awaitable<void> acceptLoop(Server::Impl& impl, Worker& w) {
   }
 }
 
+// The worker stops once its connections are done (and whatever options.drainBusy reports,
+// e.g. HTTP/2 connections handed off) or, at the drain deadline, cuts what is left. It stops
+// rather than waiting to run out of work: pooled upstream connections (a proxy's) would
+// keep it running for ever.
+asio::awaitable<void> watchDrain(Server::Impl& impl, Worker& w, std::chrono::steady_clock::time_point deadline) {
+  for (;;) {
+    bool busy = !w.connections.empty() || (impl.options.drainBusy && impl.options.drainBusy());
+    if (!busy) break;
+    auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) {
+      std::vector<Connection*> left(w.connections.begin(), w.connections.end());
+      for (Connection* c : left) {
+        if (w.connections.count(c)) c->abort();
+      }
+      break;
+    }
+    // Woken early when a connection closes (onConnectionClosed); drainBusy is polled.
+    auto wake = impl.options.drainBusy ? std::min(deadline, now + std::chrono::milliseconds(20)) : deadline;
+    w.drainTimer->expires_at(wake);
+    co_await w.drainTimer->async_wait(kAwait);
+  }
+  w.io.stop();
+}
+
 void beginDrain(Server::Impl& impl, Worker& w) {
   if (w.draining) return;
   w.draining = true;
@@ -54,16 +78,9 @@ void beginDrain(Server::Impl& impl, Worker& w) {
   for (Connection* c : conns) {
     if (w.connections.count(c)) c->closeIfIdle();
   }
-  w.drainTimer.emplace(w.io, impl.options.drainTimeout);
-  w.drainTimer->async_wait([&w](boost::system::error_code ec) {
-    if (ec) return;
-    std::vector<Connection*> left(w.connections.begin(), w.connections.end());
-    for (Connection* c : left) {
-      if (w.connections.count(c)) c->abort();
-    }
-    w.io.stop();
-  });
-  if (w.connections.empty()) w.drainTimer->cancel();
+  w.drainTimer.emplace(w.io);
+  asio::co_spawn(w.io, watchDrain(impl, w, std::chrono::steady_clock::now() + impl.options.drainTimeout),
+                 asio::detached);
 }
 }  // namespace
 

@@ -55,6 +55,9 @@ struct ServerOptions {
   /// bytes are the HTTP/2 preface is handed over on its worker thread: the socket's fd
   /// (ownership passes) and the bytes read so far. See http/h2_server.h.
   std::function<void(int fd, std::string_view received)> h2cHandoff;
+  /// While draining, the workers also wait (up to drainTimeout) while this returns true:
+  /// connections handed off by h2cHandoff (H2Server::connections() > 0). Polled every 20 ms.
+  std::function<bool()> drainBusy;
   /// AsyncHandler: a request body longer than this, or chunked and not all in at once,
   /// reaches the handler as Request::bodySource, read as it arrives (Limits::maxBodyBytes does
   /// not apply to it; each wait for more is bounded by bodyTimeout). 0: never (the default).

@@ -443,7 +443,7 @@ Result<Config> parseRoot(const YAML::Node& root) {
   Reader r(root, "");
   if (!root.IsMap()) return fail(ErrorCode::kInvalidArgument, "config: top level must be a mapping");
   BERTH_TRY(r.onlyKeys({"listeners", "clusters", "services", "admin", "admin_socket", "access_log",
-                        "tracing", "workers"}));
+                        "tracing", "workers", "drain_timeout"}));
   BERTH_TRY(r.str("admin_socket", cfg.adminSocket));
   if (!cfg.adminSocket.empty() && cfg.adminSocket[0] != '/')
     return fail(r.child("admin_socket").err("must be an absolute path"));
@@ -518,6 +518,7 @@ Result<Config> parseRoot(const YAML::Node& root) {
     }
   }
   BERTH_TRY(r.u32("workers", cfg.workers, 64));
+  BERTH_TRY(r.duration("drain_timeout", cfg.drainTimeout));
   if (cfg.workers == 0) return fail(r.child("workers").err("must be >= 1"));
   return cfg;
 }

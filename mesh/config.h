@@ -186,6 +186,9 @@ struct Config {
   AccessLogConfig accessLog;
   TracingConfig tracing;
   uint32_t workers = 1;
+  /// On SIGTERM (or a listener removed by a reload): how long requests and streams in flight
+  /// may take to finish before they are cut.
+  Duration drainTimeout = std::chrono::seconds(10);
 
   const ClusterConfig* findCluster(std::string_view name) const;
 };

@@ -105,6 +105,7 @@ Result<void> Proxy::Impl::syncListeners(const State& st) {
     so.host = lc.address.host;
     so.port = lc.address.port;
     so.workers = static_cast<int>(st.cfg.workers);
+    so.drainTimeout = std::chrono::duration_cast<std::chrono::milliseconds>(st.cfg.drainTimeout);
     // Long request bodies stream through to the upstream (no 8 MiB limit; not retried).
     so.streamRequestBodiesAbove = kStreamRequestBodiesAbove;
     so.errorResponse = [](int status, std::string_view detail) {
@@ -114,8 +115,10 @@ Result<void> Proxy::Impl::syncListeners(const State& st) {
     };
     http::H2ServerOptions h2o;
     h2o.streamRequestBodiesAbove = kStreamRequestBodiesAbove;  // gRPC client/bidi streams too
+    h2o.drainTimeout = so.drainTimeout;
     auto h2 = std::make_unique<http::H2Server>(handlerFor(key), h2o);
     so.h2cHandoff = h2->handoff();
+    so.drainBusy = [h2p = h2.get()] { return h2p->connections() > 0; };
     auto server = std::make_unique<http::Server>(so);
     server->setAsyncHandler(handlerFor(key));
     auto s = server->start();

@@ -32,6 +32,7 @@ class MeshH2Stream : public ::testing::Test {
     admin_ = freePort();
     std::string yaml = "admin: 127.0.0.1:" + std::to_string(admin_) +
                        "\n"
+                       "drain_timeout: 1s\n"
                        "clusters:\n"
                        "  - name: echo\n"
                        "    protocol: h2c\n"
@@ -145,6 +146,41 @@ TEST_F(MeshH2Stream, ClientGoingAwayCancelsTheUpstreamStream) {
   ASSERT_TRUE(gotFirst);
   EXPECT_EQ(openAtBackend(), "1");  // the call is still open end to end
   client->close();                  // the connection goes, without a word about the stream
+  EXPECT_TRUE(eventually([&] { return openAtBackend() == "0"; }, 5000ms)) << openAtBackend();
+}
+
+// SIGTERM with a call still streaming: the proxy drains, cuts what is left after
+// drain_timeout (1 s here) and exits; the backend's stream is closed too.
+TEST_F(MeshH2Stream, DrainCutsStreamsLeftAfterTheDrainTimeout) {
+  asio::io_context io;
+  http::H2Client client(io.get_executor());
+  std::optional<http::Response> kept;
+  auto run = [&]() -> asio::awaitable<void> {
+    auto chan = std::make_shared<http::testing::Channel>(io.get_executor(), 20000ms);
+    chan->push("one");
+    http::Request req;
+    req.method = "POST";
+    req.target = "/pkg.Echo/Bidi";
+    req.bodySource = chan;
+    http::Endpoint ep{"127.0.0.1", listener_};  // named: GCC 12 and temporaries in co_await
+    std::optional<std::chrono::milliseconds> timeout = 5000ms;
+    auto r = co_await client.request(ep, std::move(req), timeout, &kAlways);
+    if (!r || !r->bodySource) co_return;
+    auto p = co_await r->bodySource->next();
+    if (p && *p == "echo:one") kept = std::move(*r);
+    io.stop();
+  };
+  auto f = asio::co_spawn(io, run(), asio::use_future);
+  io.run_for(10s);
+  ASSERT_TRUE(kept) << "the call did not start";
+  ASSERT_EQ(openAtBackend(), "1");
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_EQ(kill(proxy_.get(), SIGTERM), 0);
+  auto st = proxy_.waitFor(8000ms);
+  ASSERT_TRUE(st);
+  ASSERT_TRUE(st->has_value()) << "the proxy did not exit with a stream open";
+  EXPECT_TRUE(WIFEXITED(**st) && WEXITSTATUS(**st) == 0);
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 900ms);  // the stream had its drain time
   EXPECT_TRUE(eventually([&] { return openAtBackend() == "0"; }, 5000ms)) << openAtBackend();
 }
 
