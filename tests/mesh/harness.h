@@ -103,8 +103,12 @@ inline void denyIoUring() {
 /// fork+exec `argv` with stdout/stderr appended to `log` (with io_uring refused if asked).
 inline ScopedPid spawn(const std::vector<std::string>& argv, const std::string& log,
                        bool noIoUring = false) {
+  pid_t parent = getpid();
   pid_t pid = fork();
   if (pid == 0) {
+    // Dies with the test process even if that crashes before its TearDown.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(126);
     int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (fd >= 0) {
       dup2(fd, 1);
