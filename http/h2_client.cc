@@ -24,8 +24,6 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
-// A streamed request body is read from its source while less than this waits for window.
-constexpr size_t kPumpHighWater = 256 * 1024;
 
 // A request waiting for its response: woken by cancelling its timer.
 struct Pending {
@@ -39,15 +37,8 @@ h2::SessionOptions withHeadersEvents(h2::SessionOptions o) {
   return o;
 }
 
-// Whether the batch of events holds the end of stream `id` after position `i` (the whole
-// response is here: no need to stream it).
-bool endsInBatch(const std::vector<h2::Event>& events, size_t i, uint32_t id) {
-  for (size_t j = i + 1; j < events.size(); ++j)
-    if (events[j].streamId == id && events[j].kind == h2::Event::kMessage) return true;
-  return false;
-}
-
 class ClientConn : public h2detail::StreamBody::Owner,
+                   public h2detail::BodySender,
                    public std::enable_shared_from_this<ClientConn> {
  public:
   ClientConn(asio::any_io_executor ex, const H2ClientOptions& o)
@@ -62,7 +53,7 @@ class ClientConn : public h2detail::StreamBody::Owner,
     return data;
   }
   void release(uint32_t id, bool ended) override {
-    bodies_.erase(id);
+    bodies_.drop(id, false);
     if (!ended && !dead_) cancel(id);
   }
 
@@ -90,7 +81,7 @@ class ClientConn : public h2detail::StreamBody::Owner,
       bool ok = session_.receive({buf.data(), n});
       process();
       kick();
-      for (auto* t : windowWaiters_) t->cancel();
+      wakeSenders();
       if (!ok) break;
     }
     std::string why = session_.failed() ? session_.failure() : "connection closed";
@@ -115,51 +106,19 @@ class ClientConn : public h2detail::StreamBody::Owner,
     return id;
   }
 
-  // More of stream `id` waits for the peer's window, or for the socket, than the high water
-  // mark: the source is not read until it drains.
-  bool congested(uint32_t id) {
-    size_t u = session_.unsent(id);
-    if (u == SIZE_MAX) return false;
-    return u > kPumpHighWater ||
-           session_.output().size() + (writing_ ? wbuf_.size() : 0) > kPumpHighWater;
-  }
-
   // Send a streamed request body as it comes from `src`, as the window allows. Runs beside
   // the wait for the response (a bidirectional call's answer may come before the end).
   asio::awaitable<void> pump(std::shared_ptr<ClientConn> self, uint32_t id,
                              std::shared_ptr<BodySource> src,
                              std::vector<h2::HeaderField> trailers) {
-    for (;;) {
-      auto piece = co_await src->next();
-      if (dead_) co_return;
-      if (!piece) {
-        failStream(id, Error(piece.error().code(), "request body: " + piece.error().message()));
-        co_return;
-      }
-      bool end = piece->empty();
-      if (end && src->trailers()) trailers = h2detail::trailerFields(*src->trailers());
-      if (!session_.submitData(id, *piece, end,
-                               end ? std::move(trailers) : std::vector<h2::HeaderField>{}))
-        co_return;  // the stream is over (answered, reset)
-      kick();
-      if (end) co_return;
-      while (!dead_ && congested(id)) {
-        asio::steady_timer t(sock_.get_executor());
-        t.expires_after(std::chrono::seconds(1));
-        windowWaiters_.push_back(&t);
-        co_await t.async_wait(kAwait);
-        std::erase(windowWaiters_, &t);
-      }
-    }
+    auto sent = co_await sendBody(id, *src, std::move(trailers));
+    if (!sent && !dead_)
+      failStream(id, Error(sent.error().code(), "request body: " + sent.error().message()));
   }
 
   void cancel(uint32_t id) {
     pending_.erase(id);
-    if (auto b = bodies_.find(id); b != bodies_.end()) {
-      auto* body = b->second;
-      bodies_.erase(b);
-      body->fail(Error(ECONNRESET, "h2 stream cancelled"));
-    }
+    if (auto* body = bodies_.take(id)) body->fail(Error(ECONNRESET, "h2 stream cancelled"));
     session_.resetStream(id, h2::H2Error::kCancel);
     kick();
   }
@@ -206,26 +165,11 @@ class ClientConn : public h2detail::StreamBody::Owner,
     session_.events().clear();
     for (size_t i = 0; i < events.size(); ++i) {
       const h2::Event& e = events[i];
-      auto body = bodies_.find(e.streamId);
-      if (body != bodies_.end()) {  // a response being streamed to its reader
-        h2detail::StreamBody* b = body->second;
-        if (e.kind == h2::Event::kData) {
-          b->wake();
-        } else if (e.kind == h2::Event::kMessage) {
-          h2::Message m = session_.takeMessage(e.streamId);
-          Headers trailers;
-          for (auto& f : m.trailers) trailers.add(f.name, f.value);
-          bodies_.erase(body);
-          b->end(std::move(m.body), std::move(trailers));
-        } else if (e.kind == h2::Event::kReset) {
-          bodies_.erase(body);
-          b->fail(Error(ECONNRESET, "h2 stream reset: " + std::string(h2::errorName(e.code))));
-        }
-        continue;
-      }
+      if (bodies_.route(session_, e)) continue;  // a response being streamed to its reader
       auto it = pending_.find(e.streamId);
       if (e.kind == h2::Event::kHeaders) {
-        if (it == pending_.end() || !it->second->streamIf || endsInBatch(events, i, e.streamId))
+        if (it == pending_.end() || !it->second->streamIf ||
+            h2detail::endsInBatch(events, i, e.streamId))
           continue;
         const h2::Message head{*session_.peekHeaders(e.streamId), {}, {}};
         Response r = h2detail::fromResponseMessage(head);
@@ -235,7 +179,7 @@ class ClientConn : public h2detail::StreamBody::Owner,
         session_.streamBody(e.streamId);
         auto b = std::make_shared<h2detail::StreamBody>(shared_from_this(), e.streamId,
                                                         sock_.get_executor(), length, streamIdle_);
-        bodies_[e.streamId] = b.get();
+        bodies_.add(e.streamId, b.get());
         r.bodySource = std::move(b);
         it->second->result = std::move(r);
       } else if (e.kind == h2::Event::kMessage) {
@@ -261,11 +205,7 @@ class ClientConn : public h2detail::StreamBody::Owner,
       it->second->timer->cancel();
       pending_.erase(it);
     }
-    if (auto b = bodies_.find(id); b != bodies_.end()) {
-      auto* body = b->second;
-      bodies_.erase(b);
-      body->fail(e);
-    }
+    if (auto* body = bodies_.take(id)) body->fail(e);
     session_.resetStream(id, h2::H2Error::kCancel);
     kick();
   }
@@ -278,10 +218,8 @@ class ClientConn : public h2detail::StreamBody::Owner,
       p->timer->cancel();
     }
     pending_.clear();
-    auto bodies = std::move(bodies_);
-    bodies_.clear();
-    for (auto& [id, b] : bodies) b->fail(e);
-    for (auto* t : windowWaiters_) t->cancel();
+    bodies_.failAll(e);
+    wakeSenders();
     wakeWaiters();
     close();
   }
@@ -290,7 +228,12 @@ class ClientConn : public h2detail::StreamBody::Owner,
     for (auto* t : waiters_) t->cancel();
   }
 
-  void kick() {
+  h2::Session& session() override { return session_; }
+  bool gone() const override { return dead_; }
+  size_t inFlight() const override { return writing_ ? wbuf_.size() : 0; }
+  asio::any_io_executor executor() override { return sock_.get_executor(); }
+
+  void kick() override {
     if (writing_ || dead_ || connecting_ || session_.output().empty()) return;
     writing_ = true;
     asio::co_spawn(sock_.get_executor(), writeLoop(shared_from_this()), asio::detached);
@@ -306,7 +249,7 @@ class ClientConn : public h2detail::StreamBody::Owner,
         break;
       }
       wbuf_.clear();
-      for (auto* t : windowWaiters_) t->cancel();
+      wakeSenders();
     }
     writing_ = false;
   }
@@ -316,9 +259,8 @@ class ClientConn : public h2detail::StreamBody::Owner,
   std::chrono::milliseconds connectTimeout_;
   std::chrono::milliseconds streamIdle_;
   std::unordered_map<uint32_t, Pending*> pending_;
-  std::unordered_map<uint32_t, h2detail::StreamBody*> bodies_;  // streamed responses
+  h2detail::StreamBodies bodies_;  // streamed responses
   std::vector<asio::steady_timer*> waiters_;
-  std::vector<asio::steady_timer*> windowWaiters_;  // request bodies waiting for window
   std::string wbuf_;
   Error error_;
   bool connecting_ = true;

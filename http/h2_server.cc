@@ -29,19 +29,11 @@ using tcp = asio::ip::tcp;
 
 namespace {
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
-// A streamed response body is read from its source while less than this waits for window.
-constexpr size_t kSendHighWater = 256 * 1024;
 class ServerConn;
 
 h2::SessionOptions withHeadersEvents(h2::SessionOptions o, uint64_t streamAbove) {
   o.headersEvents = streamAbove != UINT64_MAX;
   return o;
-}
-
-bool endsInBatch(const std::vector<h2::Event>& events, size_t i, uint32_t id) {
-  for (size_t j = i + 1; j < events.size(); ++j)
-    if (events[j].streamId == id && events[j].kind != h2::Event::kData) return true;
-  return false;
 }
 }  // namespace
 
@@ -56,6 +48,7 @@ struct H2Server::Shared {
 namespace {
 
 class ServerConn : public h2detail::StreamBody::Owner,
+                   public h2detail::BodySender,
                    public std::enable_shared_from_this<ServerConn> {
  public:
   ServerConn(std::shared_ptr<H2Server::Shared> shared, tcp::socket s)
@@ -86,7 +79,7 @@ class ServerConn : public h2detail::StreamBody::Owner,
       ok = session_.receive({buf.data(), n});
       process();
       kick();
-      for (auto* t : windowWaiters_) t->cancel();
+      wakeSenders();
       if (finished()) break;
     }
     failBodies("connection closed");
@@ -109,7 +102,7 @@ class ServerConn : public h2detail::StreamBody::Owner,
     }
   }
 
-  asio::any_io_executor executor() { return sock_.get_executor(); }
+  asio::any_io_executor executor() override { return sock_.get_executor(); }
 
   std::string take(uint32_t id) override {
     std::string data = session_.takeData(id);
@@ -118,10 +111,7 @@ class ServerConn : public h2detail::StreamBody::Owner,
   }
   // A handler that drops a request body unread: the stream's window stays shut and the
   // answer resets the rest (RFC 9113 8.1).
-  void release(uint32_t id, bool) override {
-    if (auto b = bodies_.find(id); b != bodies_.end())
-      b->second = nullptr;  // (ends with its stream)
-  }
+  void release(uint32_t id, bool) override { bodies_.drop(id, true); }
 
   void drain() {
     session_.goAway(h2::H2Error::kNoError, "draining");
@@ -148,11 +138,8 @@ class ServerConn : public h2detail::StreamBody::Owner,
   }
 
   void failBodies(const std::string& why) {
-    auto bodies = std::move(bodies_);
-    bodies_.clear();
-    for (auto& [id, b] : bodies)
-      if (b) b->fail(Error(ECONNRESET, "h2 stream reset: " + why));
-    for (auto* t : windowWaiters_) t->cancel();
+    bodies_.failAll(Error(ECONNRESET, "h2 stream reset: " + why));
+    wakeSenders();
   }
 
   void process() {
@@ -160,35 +147,19 @@ class ServerConn : public h2detail::StreamBody::Owner,
     session_.events().clear();
     for (size_t i = 0; i < events.size(); ++i) {
       const h2::Event& e = events[i];
-      if (auto body = bodies_.find(e.streamId); body != bodies_.end()) {  // a streamed request
-        h2detail::StreamBody* b = body->second;  // null: the handler dropped it
-        if (e.kind == h2::Event::kData) {
-          if (b) b->wake();
-        } else if (e.kind == h2::Event::kMessage) {
-          h2::Message m = session_.takeMessage(e.streamId);
-          Headers trailers;
-          for (auto& f : m.trailers) trailers.add(f.name, f.value);
-          bodies_.erase(body);
-          if (b) b->end(std::move(m.body), std::move(trailers));
-        } else if (e.kind == h2::Event::kReset) {
-          bodies_.erase(body);
-          if (b)
-            b->fail(Error(ECONNRESET, "h2 stream reset: " + std::string(h2::errorName(e.code))));
-        }
-        continue;
-      }
+      if (bodies_.route(session_, e)) continue;  // a streamed request body
       if (e.kind == h2::Event::kHeaders) {
         // A body still to come streams to the handler if its length is unknown or long;
         // one that is all here (or short) is read whole, as without streaming.
         auto length = session_.declaredLength(e.streamId);
-        if (endsInBatch(events, i, e.streamId) ||
+        if (h2detail::endsInBatch(events, i, e.streamId) ||
             (length && *length <= shared_->options.streamRequestBodiesAbove))
           continue;
         session_.streamBody(e.streamId);
         auto b = std::make_shared<h2detail::StreamBody>(shared_from_this(), e.streamId,
                                                         sock_.get_executor(), length,
                                                         shared_->options.idleTimeout);
-        bodies_[e.streamId] = b.get();
+        bodies_.add(e.streamId, b.get());
         h2::Message head;
         head.headers = session_.takeHeaders(e.streamId);
         ++handlers_;
@@ -239,61 +210,32 @@ class ServerConn : public h2detail::StreamBody::Owner,
           streamed);
       kick();
       if (streamed) {
+        // A failing source resets the stream, so the client never takes a cut body for a
+        // whole one.
         sending_[id] = resp.bodySource.get();
-        co_await sendBody(id, *resp.bodySource);
+        auto sent = co_await sendBody(id, *resp.bodySource, h2detail::trailerFields(resp.trailers));
         sending_.erase(id);
+        if (!sent && !closed_) {
+          session_.resetStream(id, h2::H2Error::kInternalError);
+          kick();
+        }
       }
     }
     resp.bodySource.reset();
     --handlers_;
     if (closed_) co_return;
-    if (auto b = bodies_.find(id); b != bodies_.end() && session_.unsent(id) == SIZE_MAX) {
-      auto* rest = b->second;  // answered before the request ended: its stream is closed
-      bodies_.erase(b);
-      if (rest)
+    if (session_.unsent(id) == SIZE_MAX) {  // answered before the request ended: closed
+      if (auto* rest = bodies_.take(id))
         rest->fail(Error(ECONNRESET, "h2 stream closed: answered before the request ended"));
     }
     if (finished()) closeAfterFlush();
   }
 
-  // More of stream `id` waits for the client's window, or for the socket, than the high
-  // water mark: the source is not read until it drains (the window, not memory, paces it).
-  bool congested(uint32_t id) {
-    size_t u = session_.unsent(id);
-    if (u == SIZE_MAX) return false;
-    return u > kSendHighWater ||
-           session_.output().size() + (writing_ ? wbuf_.size() : 0) > kSendHighWater;
-  }
+  h2::Session& session() override { return session_; }
+  bool gone() const override { return closed_; }
+  size_t inFlight() const override { return writing_ ? wbuf_.size() : 0; }
 
-  // A response body as its source yields it, as the client's window allows; the source's
-  // trailers (gRPC's grpc-status) end the stream. A failing source resets the stream, so
-  // the client never takes a cut body for a whole one.
-  asio::awaitable<void> sendBody(uint32_t id, BodySource& src) {
-    for (;;) {
-      auto piece = co_await src.next();
-      if (closed_) co_return;
-      if (!piece) {
-        session_.resetStream(id, h2::H2Error::kInternalError);
-        kick();
-        co_return;
-      }
-      bool end = piece->empty();
-      std::vector<h2::HeaderField> trailers;
-      if (end && src.trailers()) trailers = h2detail::trailerFields(*src.trailers());
-      if (!session_.submitData(id, *piece, end, std::move(trailers))) co_return;  // reset
-      kick();
-      if (end) co_return;
-      while (!closed_ && congested(id)) {
-        asio::steady_timer t(sock_.get_executor());
-        t.expires_after(std::chrono::seconds(1));
-        windowWaiters_.push_back(&t);
-        co_await t.async_wait(kAwait);
-        std::erase(windowWaiters_, &t);
-      }
-    }
-  }
-
-  void kick() {
+  void kick() override {
     if (writing_ || closed_ || session_.output().empty()) return;
     writing_ = true;
     asio::co_spawn(sock_.get_executor(), writeLoop(shared_from_this()), asio::detached);
@@ -309,7 +251,7 @@ class ServerConn : public h2detail::StreamBody::Owner,
         break;
       }
       wbuf_.clear();
-      for (auto* t : windowWaiters_) t->cancel();
+      wakeSenders();
     }
     writing_ = false;
     if (closing_ && !closed_) close();
@@ -342,9 +284,8 @@ class ServerConn : public h2detail::StreamBody::Owner,
   h2::Session session_;
   std::string remote_;
   std::string wbuf_;
-  std::unordered_map<uint32_t, h2detail::StreamBody*> bodies_;  // streamed request bodies
-  std::unordered_map<uint32_t, BodySource*> sending_;           // streamed response bodies
-  std::vector<asio::steady_timer*> windowWaiters_;  // response bodies waiting for window
+  h2detail::StreamBodies bodies_;                      // streamed request bodies
+  std::unordered_map<uint32_t, BodySource*> sending_;  // streamed response bodies
   std::chrono::steady_clock::time_point lastRead_ = std::chrono::steady_clock::now();
   size_t handlers_ = 0;
   bool writing_ = false;

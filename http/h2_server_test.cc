@@ -1,6 +1,8 @@
 // h2c end to end in one process: http::Server hands HTTP/2 connections to H2Server, an
 // H2Client talks to it; the same port still serves HTTP/1.1.
 
+#include "http/h2_server.h"
+
 #include <gtest/gtest.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -9,7 +11,6 @@
 
 #include "http/client.h"
 #include "http/h2_client.h"
-#include "http/h2_server.h"
 #include "http/server.h"
 #include "http/stream_testing.h"
 
@@ -95,43 +96,28 @@ TEST(H2Server, BidirectionalStreamsInterleave) {
 
   asio::io_context io;
   H2Client client(io.get_executor());
-  const StreamIf always{[](const void*, const Response&, std::optional<uint64_t>) { return true; }, nullptr};
+  const StreamIf always{[](const void*, const Response&, std::optional<uint64_t>) { return true; },
+                        nullptr};
   std::vector<std::string> got;
-  std::string pieces;
   auto run = [&]() -> asio::awaitable<void> {
-    auto chan = std::make_shared<testing::Channel>(io.get_executor(), std::chrono::milliseconds(3000));
+    auto chan =
+        std::make_shared<testing::Channel>(io.get_executor(), std::chrono::milliseconds(3000));
     chan->push("one");
-    Request req;
-    req.method = "POST";
-    req.target = "/pkg.Echo/Bidi";
-    req.bodySource = chan;
+    std::vector<std::string> then{"two", "three"};
+    auto req = testing::bidiRequest(chan);  // named: GCC 12 and temporaries in co_await
     auto r = co_await client.request(ep, std::move(req), std::chrono::milliseconds(5000), &always);
     EXPECT_TRUE(r) << (r ? "" : r.error().message());
     if (!r) co_return;
     EXPECT_EQ(r->status, 200);
     EXPECT_TRUE(r->bodySource);
-    if (!r->bodySource) co_return;
-    for (const char* next : {"two", "three", ""}) {
-      auto p = co_await r->bodySource->next();
-      EXPECT_TRUE(p) << (p ? "" : p.error().message());
-      if (!p) co_return;
-      got.emplace_back(*p);
-      if (*next) chan->push(next);  // only after the echo of the previous piece came back
-      else chan->close();
-    }
-    auto end = co_await r->bodySource->next();
-    EXPECT_TRUE(end && end->empty());
-    const Headers* t = r->bodySource->trailers();
-    EXPECT_TRUE(t);
-    if (t) pieces = std::string(t->get("grpc-status")) + "/" + std::string(t->get("x-pieces"));
+    if (r->bodySource) got = co_await testing::converse(*r->bodySource, *chan, then);
     client.close();
   };
   auto f = asio::co_spawn(io, run(), asio::use_future);
   io.run_for(std::chrono::seconds(20));
   ASSERT_EQ(f.wait_for(std::chrono::seconds(0)), std::future_status::ready) << "the stream stalled";
   f.get();
-  EXPECT_EQ(got, (std::vector<std::string>{"echo:one", "echo:two", "echo:three"}));
-  EXPECT_EQ(pieces, "0/3");
+  EXPECT_EQ(got, (std::vector<std::string>{"echo:one", "echo:two", "echo:three", "trailers:0/3"}));
   h2.drain();
   server.drain();
   server.wait();
@@ -140,8 +126,9 @@ TEST(H2Server, BidirectionalStreamsInterleave) {
 TEST(H2Client, ConnectFailureIsReported) {
   asio::io_context io;
   H2Client client(io.get_executor());
-  auto f = asio::co_spawn(io, client.request({"127.0.0.1", 1}, Request{}, std::chrono::milliseconds(2000)),
-                          asio::use_future);
+  auto f = asio::co_spawn(
+      io, client.request({"127.0.0.1", 1}, Request{}, std::chrono::milliseconds(2000)),
+      asio::use_future);
   io.run();
   auto r = f.get();
   ASSERT_FALSE(r);

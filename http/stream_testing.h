@@ -12,6 +12,7 @@
 #include <deque>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "http/body_source.h"
 #include "http/message.h"
@@ -96,6 +97,43 @@ inline boost::asio::awaitable<Response> echoStream(Request& req) {
     r.trailers.add("grpc-status", "0");
   }
   co_return r;
+}
+
+/// The request of a bidirectional call whose body is `chan`.
+inline Request bidiRequest(std::shared_ptr<Channel> chan) {
+  Request req;
+  req.method = "POST";
+  req.target = "/pkg.Echo/Bidi";
+  req.headers.set("content-type", "application/grpc");
+  req.headers.set("te", "trailers");
+  req.bodySource = std::move(chan);
+  return req;
+}
+
+/// Talk over a bidirectional call: each of `then` is pushed into `chan` only once the answer
+/// `body` has yielded its previous piece, and `chan` is closed after the last. Returns the
+/// pieces received, then "trailers:<grpc-status>/<x-pieces>" (or "error:<why>" where it stopped).
+inline boost::asio::awaitable<std::vector<std::string>> converse(BodySource& body, Channel& chan,
+                                                                 std::vector<std::string> then) {
+  std::vector<std::string> got;
+  for (size_t i = 0;; ++i) {
+    auto p = co_await body.next();
+    if (!p) {
+      got.push_back("error:" + p.error().message());
+      co_return got;
+    }
+    if (p->empty()) break;
+    got.emplace_back(*p);
+    if (i < then.size())
+      chan.push(then[i]);
+    else if (i == then.size())
+      chan.close();
+  }
+  const Headers* t = body.trailers();
+  got.push_back(t ? "trailers:" + std::string(t->get("grpc-status")) + "/" +
+                        std::string(t->get("x-pieces"))
+                  : "trailers:none");
+  co_return got;
 }
 
 }  // namespace berth::http::testing

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
 
@@ -63,89 +64,73 @@ class MeshH2Stream : public ::testing::Test {
   // Echo streams the backend has open now.
   std::string openAtBackend() { return call(backendPort_, "GET", "/open").body; }
 
+  // Start a call through the proxy that says "one" and has its echo back, and leave it open
+  // (the channel has more to say): the answer is returned, to be kept (dropping it would
+  // cancel the stream from this end). Runs `io` until then.
+  std::optional<http::Response> openCall(asio::io_context& io, http::H2Client& client) {
+    std::optional<http::Response> open;
+    auto run = [&]() -> asio::awaitable<void> {
+      auto chan = std::make_shared<http::testing::Channel>(io.get_executor(), 20000ms);
+      chan->push("one");
+      http::Endpoint ep{"127.0.0.1", listener_};  // named: GCC 12 and temporaries in co_await
+      std::optional<std::chrono::milliseconds> timeout = 5000ms;
+      auto req = http::testing::bidiRequest(chan);  // named: GCC 12 and temporaries in co_await
+      auto r = co_await client.request(ep, std::move(req), timeout, &kAlways);
+      if (r && r->bodySource) {
+        auto p = co_await r->bodySource->next();
+        if (p && *p == "echo:one") open = std::move(*r);
+      }
+      io.stop();
+    };
+    asio::co_spawn(io, run(), asio::detached);
+    io.run_for(10s);
+    return open;
+  }
+
+  static constexpr http::StreamIf kAlways{
+      [](const void*, const http::Response&, std::optional<uint64_t>) { return true; }, nullptr};
   std::string dir_;
   uint16_t backendPort_ = 0, listener_ = 0, admin_ = 0;
   ScopedPid backend_, proxy_;
 };
 
-const http::StreamIf kAlways{
-    [](const void*, const http::Response&, std::optional<uint64_t>) { return true; }, nullptr};
-
 TEST_F(MeshH2Stream, BidirectionalCallInterleavesThroughTheProxy) {
   asio::io_context io;
   http::H2Client client(io.get_executor());
   std::vector<std::string> got;
-  std::string trailers;
   auto run = [&]() -> asio::awaitable<void> {
     auto chan = std::make_shared<http::testing::Channel>(io.get_executor(), 3000ms);
     chan->push("one");
-    http::Request req;
-    req.method = "POST";
-    req.target = "/pkg.Echo/Bidi";
-    req.headers.set("content-type", "application/grpc");
-    req.headers.set("te", "trailers");
-    req.bodySource = chan;
+    std::vector<std::string> then{"two", "three"};
     http::Endpoint ep{"127.0.0.1", listener_};  // named: GCC 12 and temporaries in co_await
     std::optional<std::chrono::milliseconds> timeout = 5000ms;
+    auto req = http::testing::bidiRequest(chan);  // named: GCC 12 and temporaries in co_await
     auto r = co_await client.request(ep, std::move(req), timeout, &kAlways);
     EXPECT_TRUE(r) << (r ? "" : r.error().message());
     if (!r) co_return;
     EXPECT_EQ(r->status, 200);
     EXPECT_TRUE(r->bodySource) << "the proxy answered whole: " << r->body;
-    if (!r->bodySource) co_return;
-    for (const char* next : {"two", "three", ""}) {
-      auto p = co_await r->bodySource->next();
-      EXPECT_TRUE(p) << (p ? "" : p.error().message());
-      if (!p) co_return;
-      got.emplace_back(*p);
-      if (*next)
-        chan->push(next);  // sent only once the echo of the last piece is back
-      else
-        chan->close();
-    }
-    auto end = co_await r->bodySource->next();
-    EXPECT_TRUE(end && end->empty());
-    if (const http::Headers* t = r->bodySource->trailers())
-      trailers = std::string(t->get("grpc-status")) + "/" + std::string(t->get("x-pieces"));
+    // Each piece is sent only once the echo of the last one is back.
+    if (r->bodySource) got = co_await http::testing::converse(*r->bodySource, *chan, then);
     client.close();
   };
   auto f = asio::co_spawn(io, run(), asio::use_future);
   io.run_for(15s);
   ASSERT_EQ(f.wait_for(0s), std::future_status::ready) << "the call stalled in the proxy";
   f.get();
-  EXPECT_EQ(got, (std::vector<std::string>{"echo:one", "echo:two", "echo:three"}));
-  EXPECT_EQ(trailers, "0/3");  // grpc-status came through after the streamed body
+  // grpc-status came through after the streamed body.
+  EXPECT_EQ(got, (std::vector<std::string>{"echo:one", "echo:two", "echo:three", "trailers:0/3"}));
 }
 
 // A client that goes away mid-call: the proxy cancels its upstream stream (nothing is left
 // open toward the backend).
 TEST_F(MeshH2Stream, ClientGoingAwayCancelsTheUpstreamStream) {
   asio::io_context io;
-  auto client = std::make_unique<http::H2Client>(io.get_executor());
-  bool gotFirst = false;
-  std::optional<http::Response> kept;
-  auto run = [&]() -> asio::awaitable<void> {
-    auto chan = std::make_shared<http::testing::Channel>(io.get_executor(), 20000ms);
-    chan->push("one");
-    http::Request req;
-    req.method = "POST";
-    req.target = "/pkg.Echo/Bidi";
-    req.bodySource = chan;
-    http::Endpoint ep{"127.0.0.1", listener_};  // named: GCC 12 and temporaries in co_await
-    std::optional<std::chrono::milliseconds> timeout = 5000ms;
-    auto r = co_await client->request(ep, std::move(req), timeout, &kAlways);
-    if (!r || !r->bodySource) co_return;
-    auto p = co_await r->bodySource->next();
-    gotFirst = p && *p == "echo:one";
-    kept = std::move(*r);  // dropping it would cancel the stream (RST_STREAM) from here
-    io.stop();  // leave the call open (the channel has more to say) and look from outside
-  };
-  auto f = asio::co_spawn(io, run(), asio::use_future);
-  io.run_for(10s);
-  ASSERT_EQ(f.wait_for(0s), std::future_status::ready);
-  ASSERT_TRUE(gotFirst);
+  http::H2Client client(io.get_executor());
+  auto kept = openCall(io, client);
+  ASSERT_TRUE(kept) << "the call did not start";
   EXPECT_EQ(openAtBackend(), "1");  // the call is still open end to end
-  client->close();                  // the connection goes, without a word about the stream
+  client.close();                   // the connection goes, without a word about the stream
   EXPECT_TRUE(eventually([&] { return openAtBackend() == "0"; }, 5000ms)) << openAtBackend();
 }
 
@@ -154,24 +139,7 @@ TEST_F(MeshH2Stream, ClientGoingAwayCancelsTheUpstreamStream) {
 TEST_F(MeshH2Stream, DrainCutsStreamsLeftAfterTheDrainTimeout) {
   asio::io_context io;
   http::H2Client client(io.get_executor());
-  std::optional<http::Response> kept;
-  auto run = [&]() -> asio::awaitable<void> {
-    auto chan = std::make_shared<http::testing::Channel>(io.get_executor(), 20000ms);
-    chan->push("one");
-    http::Request req;
-    req.method = "POST";
-    req.target = "/pkg.Echo/Bidi";
-    req.bodySource = chan;
-    http::Endpoint ep{"127.0.0.1", listener_};  // named: GCC 12 and temporaries in co_await
-    std::optional<std::chrono::milliseconds> timeout = 5000ms;
-    auto r = co_await client.request(ep, std::move(req), timeout, &kAlways);
-    if (!r || !r->bodySource) co_return;
-    auto p = co_await r->bodySource->next();
-    if (p && *p == "echo:one") kept = std::move(*r);
-    io.stop();
-  };
-  auto f = asio::co_spawn(io, run(), asio::use_future);
-  io.run_for(10s);
+  auto kept = openCall(io, client);
   ASSERT_TRUE(kept) << "the call did not start";
   ASSERT_EQ(openAtBackend(), "1");
   auto t0 = std::chrono::steady_clock::now();
