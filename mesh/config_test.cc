@@ -10,6 +10,7 @@ using namespace std::chrono_literals;
 const char* kFull = R"(
 admin: 127.0.0.1:9901
 workers: 2
+drain_timeout: 3s
 access_log: {path: /tmp/x.log}
 clusters:
   - name: calc
@@ -43,6 +44,7 @@ TEST(MeshConfig, ParsesEveryKey) {
   auto c = parseConfig(kFull);
   ASSERT_TRUE(c) << c.error().message();
   EXPECT_EQ(c->workers, 2u);
+  EXPECT_EQ(c->drainTimeout, 3s);
   ASSERT_TRUE(c->admin);
   EXPECT_EQ(c->admin->port, 9901);
   ASSERT_EQ(c->clusters.size(), 2u);
@@ -85,6 +87,7 @@ TEST(MeshConfig, EnvoyDefaults) {
   auto c = parseConfig("clusters: [{name: a, endpoints: [127.0.0.1:1]}]\n"
                        "listeners: [{address: 127.0.0.1:2, routes: [{cluster: a}]}]\n");
   ASSERT_TRUE(c) << c.error().message();
+  EXPECT_EQ(c->drainTimeout, 10s);
   auto& cl = c->clusters[0];
   EXPECT_EQ(cl.outlier.consecutive5xx, 5u);
   EXPECT_EQ(cl.outlier.baseEjectionTime, 30s);
@@ -127,6 +130,7 @@ INSTANTIATE_TEST_SUITE_P(
         Bad{"clusters: [{name: a, lb: ring_hash}]\n" L, "ring_hash needs 'hash_header'"},
         Bad{"clusters: [{name: a, connect_timeout: 5 parsecs}]\n" L, "clusters[0].connect_timeout: bad duration"},
         Bad{"clusters: [{name: a, connect_timeout: 0s}]\n" L, "must be > 0"},
+        Bad{"drain_timeout: soon\n" L, "drain_timeout: bad duration"},
         Bad{"clusters: [{name: a, outlier_detection: {max_ejection_percent: 101}}]\n" L, "max_ejection_percent: want a whole number <= 100"},
         Bad{"clusters: [{name: a}, {name: a}]\n" L, "duplicate cluster 'a'"},
         Bad{"clusters: [{name: a}]\nlisteners: [{address: 127.0.0.1:2, routes: [{cluster: b}]}]", "unknown cluster 'b'"},
