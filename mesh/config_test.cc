@@ -130,7 +130,7 @@ INSTANTIATE_TEST_SUITE_P(
         Bad{"clusters: [{name: a, lb: ring_hash}]\n" L, "ring_hash needs 'hash_header'"},
         Bad{"clusters: [{name: a, connect_timeout: 5 parsecs}]\n" L, "clusters[0].connect_timeout: bad duration"},
         Bad{"clusters: [{name: a, connect_timeout: 0s}]\n" L, "must be > 0"},
-        Bad{"drain_timeout: soon\n" L, "drain_timeout: bad duration"},
+        Bad{"clusters: [{name: a, endpoints: [127.0.0.1:1]}]\ndrain_timeout: soon\n" L, "drain_timeout: bad duration"},
         Bad{"clusters: [{name: a, outlier_detection: {max_ejection_percent: 101}}]\n" L, "max_ejection_percent: want a whole number <= 100"},
         Bad{"clusters: [{name: a}, {name: a}]\n" L, "duplicate cluster 'a'"},
         Bad{"clusters: [{name: a}]\nlisteners: [{address: 127.0.0.1:2, routes: [{cluster: b}]}]", "unknown cluster 'b'"},
