@@ -158,7 +158,7 @@ class ServerConn : public h2detail::StreamBody::Owner,
         session_.streamBody(e.streamId);
         auto b = std::make_shared<h2detail::StreamBody>(shared_from_this(), e.streamId,
                                                         sock_.get_executor(), length,
-                                                        shared_->options.idleTimeout);
+                                                        shared_->options.streamIdleTimeout);
         bodies_.add(e.streamId, b.get());
         h2::Message head;
         head.headers = session_.takeHeaders(e.streamId);

@@ -25,9 +25,12 @@ struct H2ServerOptions {
   h2::SessionOptions session;
   std::chrono::milliseconds idleTimeout{60000};  ///< no open stream and no frame for this long
   /// A request body still to come when its headers arrive reaches the handler as
-  /// Request::bodySource (read as it arrives, with idleTimeout per wait) if its length is
-  /// unknown or above this; otherwise it is read whole first. The default never streams.
+  /// Request::bodySource (read as it arrives) if its length is unknown or above this;
+  /// otherwise it is read whole first. The default never streams.
   uint64_t streamRequestBodiesAbove = UINT64_MAX;
+  /// A streamed request body that gets nothing for this long fails (Envoy's
+  /// stream_idle_timeout default: a client stream may be quiet for minutes).
+  std::chrono::milliseconds streamIdleTimeout{300000};
   /// drain(): streams still open this long after the GOAWAY are cut (a long-lived gRPC
   /// stream does not hold a shutdown).
   std::chrono::milliseconds drainTimeout{10000};
