@@ -8,6 +8,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <charconv>
 #include <exception>
 #include <limits>
@@ -511,6 +514,22 @@ asio::awaitable<bool> Connection::streamBody(Response& resp) {
   std::optional<uint64_t> length = src->length();
   auto head = co_await writeHead(resp.status, resp.headers, length);
   if (!head) co_return false;
+  // A client that hangs up while the producer is quiet (server-sent events between events)
+  // is noticed now, not at the next write: the source is told to give up (a proxy then lets
+  // its upstream go). Data instead (a pipelined request) just ends the watch.
+  socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this(), src](boost::system::error_code ec) {
+    if (ec || self->closed_) return;  // cancelled when the body is over
+    char c;
+    ssize_t n = ::recv(self->socket_.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) src->cancel();
+  });
+  struct StopWatch {
+    tcp::socket& s;
+    ~StopWatch() {
+      boost::system::error_code ignored;
+      s.cancel(ignored);  // only the wait is pending here: the body's writes are done
+    }
+  } stopWatch{socket_};
   for (;;) {
     busy_ = true;  // waiting on the producer, which keeps its own time (the watchdog waits)
     auto piece = co_await src->next();

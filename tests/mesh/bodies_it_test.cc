@@ -16,8 +16,9 @@ namespace {
 TEST_F(MeshIT, StreamedResponsesRelayPiecesAsTheyCome) {
   std::atomic<bool> clientHasOne{false}, backendWaitedOut{false};
   RawBackend be([&](int fd, const std::string& afterHead) {
-    RawBackend::writeAll(fd, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-                             "Transfer-Encoding: chunked\r\n\r\nb\r\ndata: one\n\n\r\n");
+    RawBackend::writeAll(fd,
+                         "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                         "Transfer-Encoding: chunked\r\n\r\nb\r\ndata: one\n\n\r\n");
     auto until = Clock::now() + 5s;
     while (!clientHasOne && Clock::now() < until) std::this_thread::sleep_for(5ms);
     backendWaitedOut = !clientHasOne;
@@ -40,13 +41,42 @@ TEST_F(MeshIT, StreamedResponsesRelayPiecesAsTheyCome) {
   EXPECT_TRUE(readUntil(fd.get(), out, "data: two")) << out;
 }
 
+// A client that hangs up while the event stream is quiet: the proxy lets the upstream go at
+// once (not at the next event, which may be minutes away).
+TEST_F(MeshIT, ClientHangingUpEndsAQuietUpstreamStream) {
+  std::atomic<bool> upstreamClosed{false};
+  RawBackend be([&](int fd, const std::string&) {
+    RawBackend::writeAll(fd,
+                         "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                         "Transfer-Encoding: chunked\r\n\r\nb\r\ndata: one\n\n\r\n");
+    auto until = Clock::now() + 6s;  // then quiet: no event for a long while
+    char c;
+    while (Clock::now() < until) {
+      pollfd p{fd, POLLIN, 0};
+      if (poll(&p, 1, 50) > 0 && recv(fd, &c, 1, MSG_DONTWAIT) == 0) {
+        upstreamClosed = true;
+        break;
+      }
+    }
+  });
+  UniqueFd fd = proxyConnectionTo(be.port());
+  ASSERT_TRUE(fd);
+  ASSERT_TRUE(RawBackend::writeAll(fd.get(), "GET /events HTTP/1.1\r\nHost: a\r\n\r\n"));
+  std::string out;
+  ASSERT_TRUE(readUntil(fd.get(), out, "data: one")) << out;
+  fd.reset();  // the client goes
+  EXPECT_TRUE(eventually([&] { return upstreamClosed.load(); }, 3000ms))
+      << "the proxy kept the upstream stream after its client left";
+}
+
 // A body far larger than any buffer (100 MiB, past the client's 64 MiB whole-body limit) goes
 // through intact, and the proxy's peak memory stays small.
 TEST_F(MeshIT, LargeBodiesAreRelayedWithoutBeingHeld) {
   constexpr uint64_t kSize = 100ull << 20;
   auto byteAt = [](uint64_t off) { return static_cast<char>(off % 251); };
   RawBackend be([&](int fd, const std::string& afterHead) {
-    if (!RawBackend::writeAll(fd, "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(kSize) + "\r\n\r\n"))
+    if (!RawBackend::writeAll(
+            fd, "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(kSize) + "\r\n\r\n"))
       return;
     std::string block(64 * 1024, '\0');
     for (uint64_t off = 0; off < kSize; off += block.size()) {
@@ -82,8 +112,8 @@ TEST_F(MeshIT, LargeBodiesAreRelayedWithoutBeingHeld) {
   long peak = statusKiB(proxy_.get(), "VmHWM");
   EXPECT_GT(peak, 0);
   EXPECT_LT(peak, 32 * 1024) << "the proxy's peak RSS suggests it held the body";
-  std::printf("[ info ] %llu of %llu bytes relayed, proxy peak RSS %ld KiB\n", static_cast<unsigned long long>(got),
-              static_cast<unsigned long long>(kSize), peak);
+  std::printf("[ info ] %llu of %llu bytes relayed, proxy peak RSS %ld KiB\n",
+              static_cast<unsigned long long>(got), static_cast<unsigned long long>(kSize), peak);
 }
 
 // A 100 MiB upload (past the 8 MiB whole-body limit) streams through to the backend intact,
@@ -112,8 +142,10 @@ TEST_F(MeshIT, LargeUploadsStreamThrough) {
   UniqueFd fd = proxyConnectionTo(be.port());
   ASSERT_TRUE(fd);
   // Expect: 100-continue is answered by the proxy once the upstream has the head.
-  ASSERT_TRUE(RawBackend::writeAll(fd.get(), "POST /up HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n"
-                                             "Content-Length: " + std::to_string(kSize) + "\r\n\r\n"));
+  ASSERT_TRUE(RawBackend::writeAll(fd.get(),
+                                   "POST /up HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n"
+                                   "Content-Length: " +
+                                       std::to_string(kSize) + "\r\n\r\n"));
   std::string cont;
   ASSERT_TRUE(readUntil(fd.get(), cont, "\r\n\r\n")) << cont;
   EXPECT_EQ(cont.substr(0, 12), "HTTP/1.1 100") << cont;
@@ -138,7 +170,8 @@ TEST_F(MeshIT, LargeUploadsStreamThrough) {
 // cannot take the cut body for a whole one.
 TEST_F(MeshIT, UpstreamCutMidBodyIsCutDownstream) {
   RawBackend be([&](int fd, const std::string& afterHead) {
-    RawBackend::writeAll(fd, "HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n" + std::string(1000, 'x'));
+    RawBackend::writeAll(
+        fd, "HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n" + std::string(1000, 'x'));
   });  // returns: the connection closes after 1000 of 1000000 bytes
   UniqueFd fd = proxyConnectionTo(be.port());
   ASSERT_TRUE(fd);
@@ -149,7 +182,8 @@ TEST_F(MeshIT, UpstreamCutMidBodyIsCutDownstream) {
   EXPECT_TRUE(closed) << "connection left open";
   size_t bodyAt = out.find("\r\n\r\n");
   ASSERT_NE(bodyAt, std::string::npos) << out;
-  EXPECT_NE(out.find("\r\nContent-Length: 1000000\r\n"), std::string::npos) << out.substr(0, bodyAt);
+  EXPECT_NE(out.find("\r\nContent-Length: 1000000\r\n"), std::string::npos)
+      << out.substr(0, bodyAt);
   EXPECT_EQ(out.size() - bodyAt - 4, 1000u);
 }
 
