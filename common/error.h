@@ -25,6 +25,7 @@ enum class ErrorCode : int {
   kUnsupported,              ///< the host or build lacks a feature
   kTimeout,                  ///< a deadline passed
   kInternal,                 ///< a bug or an unexpected condition
+  kRequestBody,              ///< the caller's own streamed request body failed (not the peer)
 };
 
 class Error {

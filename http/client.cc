@@ -343,7 +343,7 @@ struct Client::Impl {
       std::string frame;
       for (;;) {
         auto piece = co_await bodySource->next();
-        if (!piece) co_return fail(Error(piece.error().code(), "request body: " + piece.error().message()));
+        if (!piece) co_return fail(ErrorCode::kRequestBody, "request body: " + piece.error().message());
         frame.clear();
         if (piece->empty()) {
           if (!chunked) break;
@@ -585,7 +585,7 @@ asio::awaitable<Result<Response>> runJob(std::shared_ptr<Client::Impl> impl,
         Clock::now() < job->deadline) {
       continue;
     }
-    if (job->bodySource && str::startsWith(res.error().message(), "request body: "))
+    if (res.error().is(ErrorCode::kRequestBody))
       co_return fail(std::move(res).error());  // the caller's source failed, not the server
     co_return fail(std::move(res).error().context(job->method + " " + job->key + job->target));
   }

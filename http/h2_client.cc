@@ -113,7 +113,7 @@ class ClientConn : public h2detail::StreamBody::Owner,
                              std::vector<h2::HeaderField> trailers) {
     auto sent = co_await sendBody(id, *src, std::move(trailers));
     if (!sent && !dead_)
-      failStream(id, Error(sent.error().code(), "request body: " + sent.error().message()));
+      failStream(id, Error(ErrorCode::kRequestBody, "request body: " + sent.error().message()));
   }
 
   void cancel(uint32_t id) {

@@ -47,7 +47,7 @@ class H2Client {
   /// closed connection (REFUSED_STREAM and streams above a GOAWAY were not processed).
   /// A req.bodySource is read after this returns (a bidirectional call), so it must stay
   /// valid on its own (an HTTP/2 server's streamed request body does; an HTTP/1.1 one
-  /// does not: read that whole first); its failure is "request body: ...". `timeout`
+  /// does not: read that whole first); its failure is ErrorCode::kRequestBody. `timeout`
   /// covers the wait for the response head; a streamed body then has streamIdleTimeout.
   boost::asio::awaitable<Result<Response>> request(Endpoint to, Request req,
                                                    std::optional<std::chrono::milliseconds>

@@ -454,7 +454,8 @@ asio::awaitable<http::Response> handle(Proxy::Impl* proxy, const std::string& li
     } else {
       res = co_await client->send(ep, up, tryMs, &streamIf);
     }
-    if (!res && up.bodySource && str::startsWith(res.error().message(), "request body: ")) {
+    // (The h2c call took `up`'s source along: the error code says whose fault it was.)
+    if (!res && res.error().is(ErrorCode::kRequestBody)) {
       // The client's own body failed (cut, stalled, malformed): not the upstream's fault.
       cluster->endAttempt(attempt, Outcome::kSuccess, 0, proxy->clock.now() - ts);
       bodyFailure = "downstream-body-failed";

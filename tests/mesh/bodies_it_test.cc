@@ -116,6 +116,38 @@ TEST_F(MeshIT, LargeBodiesAreRelayedWithoutBeingHeld) {
               static_cast<unsigned long long>(got), static_cast<unsigned long long>(kSize), peak);
 }
 
+// A client whose streamed (chunked) body turns malformed half-way gets 400
+// downstream-body-failed: its own fault, answered by the proxy, not blamed on the upstream.
+TEST_F(MeshIT, FailedClientBodyIsTheClientsFault) {
+  std::atomic<bool> upstreamGotStart{false};
+  RawBackend be([&](int fd, const std::string& afterHead) {
+    std::string body = afterHead;
+    char buf[4096];
+    auto end = Clock::now() + 5s;
+    while (Clock::now() < end) {  // until the proxy gives up on the request
+      if (body.find("hello") != std::string::npos) upstreamGotStart = true;
+      pollfd p{fd, POLLIN, 0};
+      if (poll(&p, 1, 100) <= 0) continue;
+      ssize_t r = recv(fd, buf, sizeof buf, 0);
+      if (r <= 0) break;
+      body.append(buf, static_cast<size_t>(r));
+    }
+  });
+  UniqueFd fd = proxyConnectionTo(be.port());
+  ASSERT_TRUE(fd);
+  ASSERT_TRUE(
+      RawBackend::writeAll(fd.get(),
+                           "POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                           "5\r\nhello\r\n"));
+  ASSERT_TRUE(eventually([&] { return upstreamGotStart.load(); }, 5000ms))
+      << "the body did not stream";
+  ASSERT_TRUE(RawBackend::writeAll(fd.get(), "zz\r\n"));  // not a chunk size
+  std::string out;
+  ASSERT_TRUE(readUntil(fd.get(), out, "\r\n\r\n")) << out;
+  EXPECT_EQ(out.substr(0, 12), "HTTP/1.1 400") << out;
+  EXPECT_NE(out.find("x-berth-reason: downstream-body-failed"), std::string::npos) << out;
+}
+
 // A 100 MiB upload (past the 8 MiB whole-body limit) streams through to the backend intact,
 // with the proxy's peak memory small.
 TEST_F(MeshIT, LargeUploadsStreamThrough) {
