@@ -3,8 +3,8 @@
 // MODE: ok (200), slow (200 after DELAY_MS), flaky (503 every other request), fail (always
 // 503), reset (accept, read the request, reset the connection), h2echo (HTTP/2 cleartext:
 // a streamed request body is echoed piece by piece as it arrives, "echo:<piece>", then
-// trailers grpc-status 0 and x-pieces N; see http/stream_testing.h; GET /open -> echo
-// streams open now).
+// trailers grpc-status 0 and x-pieces N; see http/stream_testing.h; POST /sink reads the
+// whole body, then answers its length; GET /open -> echo and sink streams open now).
 // Every mode but reset also serves:
 //   GET  /count         -> number of requests seen (not counting /count and /mode)
 //   GET  /maxactive     -> most requests in progress at once so far
@@ -29,6 +29,7 @@
 #include <cstring>
 #include <string>
 
+#include "http/body_source.h"
 #include "http/h2_server.h"
 #include "http/server.h"
 #include "http/stream_testing.h"
@@ -123,8 +124,21 @@ class Counted : public berth::http::BodySource {
   std::shared_ptr<BodySource> in_;
 };
 
+// /sink reads the whole request body before it answers (its length), counted as open meanwhile.
+asio::awaitable<Response> sink(Request& req) {
+  struct Open {
+    Open() { ++gOpenStreams; }
+    ~Open() { --gOpenStreams; }
+  } open;
+  std::string body;
+  berth::Result<void> r;
+  if (req.bodySource) r = co_await berth::http::drainBody(*req.bodySource, body, 64u << 20);
+  co_return Response(r ? 200 : 400, std::to_string(req.body.size() + body.size()));
+}
+
 asio::awaitable<Response> h2echo(Request& req) {
   if (req.target == "/open") co_return Response(200, std::to_string(gOpenStreams.load()));
+  if (req.target == "/sink") co_return co_await sink(req);
   Response r = co_await berth::http::testing::echoStream(req);
   if (r.bodySource) r.bodySource = std::make_shared<Counted>(std::move(r.bodySource));
   co_return r;

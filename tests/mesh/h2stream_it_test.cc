@@ -134,6 +134,44 @@ TEST_F(MeshH2Stream, ClientGoingAwayCancelsTheUpstreamStream) {
   EXPECT_TRUE(eventually([&] { return openAtBackend() == "0"; }, 5000ms)) << openAtBackend();
 }
 
+// An HTTP/2 client whose upload fails before the answer (it goes away mid-body) is the
+// client's fault: the proxy resets the upstream stream, answers 400 downstream-body-failed (to
+// nobody) and counts no upstream reset; six such in a row (past outlier detection's five
+// consecutive failures) leave the backend in rotation.
+TEST_F(MeshH2Stream, UploadCutByTheClientIsNotTheBackendsFault) {
+  for (int i = 0; i < 6; ++i) {
+    asio::io_context io;
+    http::H2Client client(io.get_executor());
+    auto chan = std::make_shared<http::testing::Channel>(io.get_executor(), 20000ms);
+    chan->push("part");
+    auto run = [&]() -> asio::awaitable<void> {
+      http::Endpoint ep{"127.0.0.1", listener_};  // named: GCC 12 and temporaries in co_await
+      http::Request req = http::testing::bidiRequest(chan);
+      req.target = "/sink";
+      std::optional<std::chrono::milliseconds> timeout = 10000ms;
+      (void)co_await client.request(ep, std::move(req), timeout);
+    };
+    asio::co_spawn(io, run(), asio::detached);
+    for (int n = 0; n < 100 && openAtBackend() != "1"; ++n) io.run_for(50ms);
+    ASSERT_EQ(openAtBackend(), "1") << "the upload did not reach the backend";
+    client.close();
+    io.run_for(100ms);
+    ASSERT_TRUE(eventually([&] { return openAtBackend() == "0"; }, 5000ms)) << openAtBackend();
+  }
+  std::string m;
+  ASSERT_TRUE(eventually(
+      [&] {
+        m = call(admin_, "GET", "/metrics").body;
+        return m.find("berth_proxy_cluster_responses_total{cluster=\"echo\",code=\"400\"} 6") !=
+               std::string::npos;
+      },
+      5000ms))
+      << m;
+  EXPECT_NE(m.find("berth_proxy_cluster_resets_total{cluster=\"echo\"} 0"), std::string::npos) << m;
+  EXPECT_NE(m.find("berth_proxy_cluster_ejections_total{cluster=\"echo\"} 0"), std::string::npos) << m;
+  EXPECT_EQ(m.find("code=\"50"), std::string::npos) << m;
+}
+
 // SIGTERM with a call still streaming: the proxy drains, cuts what is left after
 // drain_timeout (1 s here) and exits; the backend's stream is closed too.
 TEST_F(MeshH2Stream, DrainCutsStreamsLeftAfterTheDrainTimeout) {
