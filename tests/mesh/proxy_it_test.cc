@@ -573,39 +573,5 @@ TEST_F(MeshIT, DnsDiscoveryAndSpanExport) {
       << "no span batch reached the collector";
 }
 
-// A short soak: steady load for 10 s on two worker threads, zero errors, memory flat after
-// warm-up.
-TEST_F(MeshIT, ShortSoakZeroErrorsFlatMemory) {
-  uint16_t a = startBackend("ok"), b = startBackend("ok");
-  uint16_t port = startProxy(
-      "admin: 127.0.0.1:{A}\n"
-      "workers: 2\n"
-      "clusters: [{name: s, endpoints: [" + ep(a) + ", " + ep(b) + "]}]\n"
-      "listeners: [{address: 127.0.0.1:{L}, routes: [{cluster: s}]}]\n");
-  std::atomic<int> ok{0}, bad{0};
-  std::atomic<bool> stop{false};
-  long rssWarm = 0;
-  std::vector<std::thread> load;
-  for (int t = 0; t < 3; ++t)
-    load.emplace_back([&] {
-      auto end = Clock::now() + 15s;
-      while (!stop.load() && Clock::now() < end) {
-        auto r = call(port, "GET", "/soak");
-        (r.status == 200 ? ok : bad)++;
-      }
-    });
-  std::this_thread::sleep_for(3s);
-  rssWarm = rssKiB(proxy_.get());
-  std::this_thread::sleep_for(7s);
-  long rssEnd = rssKiB(proxy_.get());
-  stop = true;
-  for (auto& t : load) t.join();
-  EXPECT_EQ(bad.load(), 0);
-  EXPECT_GT(ok.load(), 500);
-  EXPECT_GT(rssWarm, 0);
-  EXPECT_LT(rssEnd - rssWarm, 2048) << "RSS grew from " << rssWarm << " to " << rssEnd << " KiB";
-  std::printf("[ info ] soak: %d requests, RSS %ld -> %ld KiB\n", ok.load(), rssWarm, rssEnd);
-}
-
 }  // namespace
 }  // namespace berth::meshtest
