@@ -245,4 +245,19 @@ Result<std::string> makeTempDir(const std::string& parent, std::string_view pref
   return std::string(buf.data());
 }
 
+Result<std::string> selfExe() {
+  char buf[4096];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return fail(Error(errno, "readlink /proc/self/exe"));
+  std::string s(buf, static_cast<size_t>(n));
+  constexpr std::string_view kDeleted = " (deleted)";
+  if (s.ends_with(kDeleted)) s.resize(s.size() - kDeleted.size());
+  return s;
+}
+
+Result<std::string> siblingExe(std::string_view name) {
+  BERTH_ASSIGN(std::string self, selfExe());
+  return self.substr(0, self.rfind('/') + 1) + std::string(name);
+}
+
 }  // namespace berth::fs

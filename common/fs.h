@@ -51,4 +51,10 @@ Result<std::string> makeTempDir(const std::string& parent, std::string_view pref
 /// fsync a directory by path (after renames into it).
 Result<void> syncDir(const std::string& path);
 
+/// The running program's path (/proc/self/exe, without a " (deleted)" suffix).
+Result<std::string> selfExe();
+/// `name` in the running program's directory (its companion binaries: berth-proxy beside
+/// berth, berth-init beside berth-runtime, ...). Whether it exists is the caller's to check.
+Result<std::string> siblingExe(std::string_view name);
+
 }  // namespace berth::fs

@@ -58,12 +58,7 @@ void setEnv(std::vector<std::string>& env, const std::string& kv) {
 }  // namespace
 
 std::string initBinaryPath() {
-  char buf[PATH_MAX];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return "/usr/libexec/berth/berth-init";
-  buf[n] = 0;
-  std::string self(buf);
-  return self.substr(0, self.rfind('/')) + "/berth-init";
+  return fs::siblingExe("berth-init").value_or("/usr/libexec/berth/berth-init");
 }
 
 Result<void> mergeImageConfig(ContainerConfig& c, const oci::ImageConfig& img) {

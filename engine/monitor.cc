@@ -27,6 +27,7 @@
 #include <cstring>
 #include <memory>
 
+#include "common/fs.h"
 #include "common/log.h"
 #include "common/scoped_pid.h"
 #include "engine/bundle.h"
@@ -53,14 +54,7 @@ int startFailureCode(const Error& e) {
   return 125;
 }
 
-std::string selfExe() {
-  char buf[4096];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return "/usr/bin/berth";
-  std::string s(buf, static_cast<size_t>(n));
-  if (str::endsWith(s, " (deleted)")) s.resize(s.size() - 10);
-  return s;
-}
+std::string selfExe() { return fs::selfExe().value_or("/usr/bin/berth"); }
 
 std::string siblingExe(const std::string& name) {
   std::string self = selfExe();

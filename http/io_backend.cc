@@ -13,6 +13,8 @@
 #include <liburing.h>
 #endif
 
+#include "common/fs.h"
+
 namespace berth::http {
 
 namespace {
@@ -71,11 +73,10 @@ Result<void> ensureIoBackend(char** argv) {
   BERTH_ASSIGN(std::string_view force, forcedBackend());
   std::string why = force == "epoll" ? "BERTH_IO=epoll" : probe();
   if (why.empty()) return Result<void>();
-  char self[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-  if (n <= 0)
-    return fail(Error(errno, "io_uring unusable (" + why + ") and /proc/self/exe unreadable"));
-  std::string twin = std::string(self, static_cast<size_t>(n)) + "-epoll";
+  auto self = fs::selfExe();
+  if (!self)
+    return fail(Error(self.error().code(), "io_uring unusable (" + why + ") and " + self.error().message()));
+  std::string twin = *self + "-epoll";
   execv(twin.c_str(), argv);
   return fail(Error(errno, "io_uring unusable (" + why + ") and the epoll build " + twin +
                                " cannot run: " + std::strerror(errno)));

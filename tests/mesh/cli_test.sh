@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # e2e: the proxy command as a user types it. `berth-proxy` and `berth proxy` validate a config
 # with --check, and a bad config fails with one line naming the key (berth: exit 125); the
-# io_uring build's epoll twin and its errors.
+# io_uring build's epoll twin and its errors; `berth proxy` running the berth-proxy beside it,
+# or serving in its own process where there is none.
 #   cli_test.sh BERTH_PROXY_BIN BERTH_BIN
 set -euo pipefail
 proxy=$1 berth=$2
@@ -56,4 +57,21 @@ err=$("$berth" proxy --config "$dir/bad.yaml" 2>&1 >/dev/null); rc=$?
 set -e
 (( rc == 125 )) || fail "berth proxy bad config exit $rc (want 125)"
 [[ $err == *"unknown policy 'fastest'"* ]] || fail "berth proxy error: $err"
+
+# `berth proxy` runs the berth-proxy beside it (the io_uring build and its twin), keeping
+# berth's exit code: its BERTH_IO check answers, with 125.
+set +e
+err=$(BERTH_IO=kqueue "$berth" proxy --config "$dir/good.yaml" --check 2>&1 >/dev/null); rc=$?
+set -e
+(( rc == 125 )) && [[ $err == "berth-proxy: BERTH_IO='kqueue': want io_uring or epoll" ]] ||
+  fail "berth proxy did not run berth-proxy: rc=$rc $err"
+# Without berth-proxy beside it, berth serves the proxy from its own process.
+mkdir "$dir/alone" && cp "$berth" "$dir/alone/berth"
+out=$(BERTH_IO=kqueue "$dir/alone/berth" proxy --config "$dir/good.yaml" --check) ||
+  fail "berth proxy alone --check"
+[[ $out == "ok: 1 listeners, 1 routes, 1 clusters" ]] || fail "berth proxy alone summary: $out"
+set +e
+err=$("$dir/alone/berth" proxy --config "$dir/bad.yaml" 2>&1 >/dev/null); rc=$?
+set -e
+(( rc == 125 )) && [[ $err == *"unknown policy 'fastest'"* ]] || fail "berth proxy alone bad config: rc=$rc $err"
 echo "ok"
