@@ -10,6 +10,15 @@
 #     (before/after ratios of a change measured in one run)
 # CPU time per request (user + system, from /proc/PID/stat over the c=$CONNS runs) is printed
 # for each proxy: unlike req/s it hardly moves when other work loads the machine.
+#
+# On two cores, wrk and nginx take ~27 us of CPU per request between them, so whichever proxy
+# is in front, req/s stops near the load side's ceiling (~36k here; see docs/benchmarks.md).
+# Two knobs show what the proxies themselves can do:
+#   PIN=1        proxies on CPU 0, wrk and nginx on CPU 1: the split the scheduler settles on,
+#                made fixed; the "busy" column then says how much of its core each proxy used.
+#   PIPELINE=N   wrk sends N pipelined requests per connection on the c=$CONNS runs (the
+#                proxies forward them one by one, unpipelined, to nginx): wrk's share drops,
+#                and the proxy becomes what limits req/s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PROXY_BIN=${PROXY_BIN:-build/bin/berth-proxy}
@@ -18,6 +27,10 @@ CONNS=${CONNS:-32}
 ROUNDS=${ROUNDS:-3}
 SOAK_SECONDS=${SOAK_SECONDS:-0}
 BASE_BIN=${BASE_BIN:-}
+PIN=${PIN:-0}
+PIPELINE=${PIPELINE:-0}
+on_load=() on_proxy=()
+if [[ $PIN == 1 ]]; then on_load=(taskset -c 1) on_proxy=(taskset -c 0); fi
 for t in nginx haproxy wrk "$PROXY_BIN" ${BASE_BIN:+"$BASE_BIN"}; do
   command -v "$t" >/dev/null || [[ -x "$t" ]] || { echo "bench/mesh.sh: missing $t (BERTH_BENCH=1 bash scripts/install-deps.sh; build first)" >&2; exit 1; }
 done
@@ -51,7 +64,7 @@ http {
   server { listen 127.0.0.1:$NGINX; location / { return 200 "ok\n"; } }
 }
 CONF
-nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" & pids+=($!)
+"${on_load[@]}" nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" & pids+=($!)
 wait_port "$NGINX"
 
 # --- HAProxy: one thread, keep-alive to the server.
@@ -72,7 +85,7 @@ frontend f
 backend b
   server s1 127.0.0.1:$NGINX maxconn 1000
 CONF
-haproxy -f "$work/haproxy.cfg" -db & pids+=($!)
+"${on_proxy[@]}" haproxy -f "$work/haproxy.cfg" -db & pids+=($!)
 wait_port "$HAP"
 
 # --- berth-proxy: one worker, metrics and outlier detection on (the defaults).
@@ -86,13 +99,13 @@ listeners:
   - address: 127.0.0.1:$BERTH
     routes: [{cluster: nginx}]
 CONF
-"$PROXY_BIN" --config "$work/mesh.yaml" --log-level warn & berth_pid=$!; pids+=($berth_pid)
+"${on_proxy[@]}" "$PROXY_BIN" --config "$work/mesh.yaml" --log-level warn & berth_pid=$!; pids+=($berth_pid)
 wait_port "$BERTH"
 targets="nginx:$NGINX haproxy:$HAP berth:$BERTH"
 if [[ -n $BASE_BIN ]]; then
   sed -e "s/127.0.0.1:$ADMIN/127.0.0.1:$BASE_ADMIN/" -e "s/127.0.0.1:$BERTH/127.0.0.1:$BASE/" \
     "$work/mesh.yaml" > "$work/base.yaml"
-  "$BASE_BIN" --config "$work/base.yaml" --log-level warn & base_pid=$!; pids+=($base_pid)
+  "${on_proxy[@]}" "$BASE_BIN" --config "$work/base.yaml" --log-level warn & base_pid=$!; pids+=($base_pid)
   wait_port "$BASE"
   targets+=" base:$BASE"
 fi
@@ -104,8 +117,18 @@ nginx_master=$(pgrep -n -f "nginx -p $work/nginx")
 nginx_worker=$(pgrep -P "$nginx_master" | head -1)
 
 # wrk output -> "rps p50_ms p99_ms errors"; LAST_REQS = requests completed
-run_wrk() { # url conns seconds
-  local out; out=$( { TIMEFORMAT='%U %S'; time wrk -t1 -c"$2" -d"$3"s --latency "$1" 2>&1; } 2>"$work/wrk.time")
+cat > "$work/pipeline.lua" <<'LUA'
+init = function(args)
+  local r = {}
+  for i = 1, tonumber(args[1]) do r[i] = wrk.format(nil, "/") end
+  req = table.concat(r)
+end
+request = function() return req end
+LUA
+run_wrk() { # url conns seconds [pipeline depth]
+  local args=(-t1 -c"$2" -d"$3"s --latency "$1")
+  [[ ${4:-0} -gt 1 ]] && args+=(-s "$work/pipeline.lua" -- "$4")
+  local out; out=$( { TIMEFORMAT='%U %S'; time "${on_load[@]}" wrk "${args[@]}" 2>&1; } 2>"$work/wrk.time")
   LAST_REQS=$(awk '/requests in/ {print $1}' <<<"$out")
   LAST_WRK_CPU=$(awk '{print $1 + $2}' "$work/wrk.time")
   local rps p50 p99 errs
@@ -113,6 +136,8 @@ run_wrk() { # url conns seconds
   p50=$(awk '$1=="50%" {print $2}' <<<"$out")
   p99=$(awk '$1=="99%" {print $2}' <<<"$out")
   errs=$(awk '/Non-2xx/ {n+=$NF} /Socket errors/ {gsub(",", ""); n+=$4+$6+$8+$10} END {print n+0}' <<<"$out")
+  # (wrk's high percentiles come out as 0 with pipelining: the p99 goal is judged without it.)
+  [[ ${4:-0} -gt 1 ]] && p99=-
   echo "$rps $(to_ms "$p50") $(to_ms "$p99") ${errs:-0}"
 }
 to_ms() { # wrk prints 1.23ms / 512.00us / 1.02s
@@ -125,8 +150,11 @@ to_ms() { # wrk prints 1.23ms / 512.00us / 1.02s
   esac
 }
 
-echo "# mesh benchmark: wrk -t1 -c$CONNS -d${DURATION}s, loopback, nginx 'return 200' backend, $(nproc) cores"
-for u in "$NGINX" "$HAP" "$BERTH" ${BASE_BIN:+"$BASE"}; do wrk -t1 -c"$CONNS" -d2s "http://127.0.0.1:$u/" >/dev/null 2>&1; done  # warm-up
+shape=""
+[[ $PIPELINE -gt 1 ]] && shape+=", $PIPELINE requests pipelined per connection"
+[[ $PIN == 1 ]] && shape+=", proxies pinned to CPU 0, wrk and nginx to CPU 1"
+echo "# mesh benchmark: wrk -t1 -c$CONNS -d${DURATION}s$shape, loopback, nginx 'return 200' backend, $(nproc) cores"
+for u in "$NGINX" "$HAP" "$BERTH" ${BASE_BIN:+"$BASE"}; do "${on_load[@]}" wrk -t1 -c"$CONNS" -d2s "http://127.0.0.1:$u/" >/dev/null 2>&1; done  # warm-up
 
 # Rounds alternate the targets so that load from elsewhere on the machine hits all of them
 # alike; each figure is the median over the rounds.
@@ -138,7 +166,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
     pid=${PID[$name]:-}
     [[ -n $pid ]] && t0=$(cpu_ticks "$pid")
     ng0=$(cpu_ticks "$nginx_worker")
-    run_wrk "http://127.0.0.1:$p/" "$CONNS" "$DURATION" > "$work/out"
+    run_wrk "http://127.0.0.1:$p/" "$CONNS" "$DURATION" "$PIPELINE" > "$work/out"
     R[$name.$r]=$(cat "$work/out")
     NGX_TICKS[$name]=$(( ${NGX_TICKS[$name]:-0} + $(cpu_ticks "$nginx_worker") - ng0 ))
     WRK_CPU[$name]=$(awk -v a="${WRK_CPU[$name]:-0}" -v b="$LAST_WRK_CPU" 'BEGIN{print a + b}')
@@ -162,19 +190,25 @@ for n in $names; do
 done
 # Where the CPU of the whole chain goes per request (c=$CONNS runs): the proxies' share
 # decides req/s only together with what wrk and nginx spend alongside them.
-printf '\n| CPU us per request (c=%s) | proxy | nginx | wrk | total |\n|---|---|---|---|---|\n' "$CONNS"
+# "proxy busy": the share of one core the proxy used while wrk ran (a proxy near 100 % is what
+# limits req/s; one well under it is waiting on wrk and nginx).
+printf '\n| CPU us per request (c=%s) | proxy | nginx | wrk | total | proxy busy |\n|---|---|---|---|---|---|\n' "$CONNS"
 for n in $names; do
   awk -v n="$n" -v p="$(cpu_us "$n")" -v t="${NGX_TICKS[$n]}" -v w="${WRK_CPU[$n]}" -v q="${REQS[$n]}" \
+    -v pt="${TICKS[$n]:-}" -v secs="$((ROUNDS * DURATION))" \
     -v hz="$(getconf CLK_TCK)" 'BEGIN{ ng = t / hz * 1e6 / q; wk = w * 1e6 / q; pp = (p == "-" ? 0 : p)
-      printf "| %s | %s | %.1f | %.1f | %.1f |\n", n, p, ng, wk, pp + ng + wk }'
+      busy = (pt == "" ? "-" : sprintf("%.0f %%", pt / hz / secs * 100))
+      printf "| %s | %s | %.1f | %.1f | %.1f | %s |\n", n, p, ng, wk, pp + ng + wk, busy }'
 done
 awk -v b="$(col berth 1)" -v h="$(col haproxy 1)" -v bp="$(col berth 3)" -v hp="$(col haproxy 3)" \
   -v bc="$(cpu_us berth)" -v hc="$(cpu_us haproxy)" \
-  'BEGIN{printf "\nberth/haproxy throughput ratio: %.2f (goal >= 1.2); p99 ratio: %.2f (goal <= 1.0); CPU per request ratio: %.2f\n", b/h, bp/hp, bc/hc}'
+  'BEGIN{p99 = (hp == "-" ? "-" : sprintf("%.2f", bp/hp))
+    printf "\nberth/haproxy throughput ratio: %.2f (goal >= 1.2); p99 ratio: %s (goal <= 1.0); CPU per request ratio: %.2f\n", b/h, p99, bc/hc}'
 if [[ -n $BASE_BIN ]]; then
   awk -v b="$(col berth 1)" -v o="$(col base 1)" -v bp="$(col berth 3)" -v op="$(col base 3)" \
     -v h="$(col haproxy 1)" -v hp="$(col haproxy 3)" -v bc="$(cpu_us berth)" -v oc="$(cpu_us base)" \
-    'BEGIN{printf "BASE_BIN/haproxy throughput ratio: %.2f, p99 ratio: %.2f; berth/BASE_BIN throughput %.2f, CPU per request %.2f\n", o/h, op/hp, b/o, bc/oc}'
+    'BEGIN{p99 = (hp == "-" ? "-" : sprintf("%.2f", op/hp))
+      printf "BASE_BIN/haproxy throughput ratio: %.2f, p99 ratio: %s; berth/BASE_BIN throughput %.2f, CPU per request %.2f\n", o/h, p99, b/o, bc/oc}'
 fi
 printf '\n| one connection (median) | p50 ms | p99 ms | added p50 ms | added p99 ms |\n|---|---|---|---|---|\n'
 dp=$(col nginx 2 1c); dq=$(col nginx 3 1c)
