@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -41,6 +42,23 @@ int countLines(const std::string& text, const std::string& needle) {
   int n = 0;
   for (auto& l : str::split(text, '\n'))
     if (l.find(needle) != std::string::npos) ++n;
+  return n;
+}
+
+// Lines naming `token` whole: not as the start of a longer name or address (the chains of
+// bridge berth1 are not those of berth10, nor is 10.88.0.2 a prefix match of 10.88.0.25),
+// so that other networks on the host do not count.
+int countToken(const std::string& text, const std::string& token) {
+  int n = 0;
+  for (auto& l : str::split(text, '\n')) {
+    for (size_t at = l.find(token); at != std::string::npos; at = l.find(token, at + 1)) {
+      size_t end = at + token.size();
+      if (end == l.size() || (!std::isalnum(static_cast<unsigned char>(l[end])) && l[end] != '.')) {
+        ++n;
+        break;
+      }
+    }
+  }
   return n;
 }
 
@@ -172,8 +190,8 @@ TEST_F(NativeCni, AttachDetachLeavesNothing) {
   EXPECT_EQ(*fs::readFile(leaseDir() + "/" + a->ip), id + "\r\neth0");
   // Rules: per network and per container.
   std::string rules = sh("iptables-save");
-  EXPECT_EQ(countLines(rules, "-j BERTH-NAT-" + net_.bridge), 1) << rules;
-  EXPECT_EQ(countLines(rules, "-j BERTH-FWD-" + net_.bridge), 1);
+  EXPECT_EQ(countToken(rules, "-j BERTH-NAT-" + net_.bridge), 1) << rules;
+  EXPECT_EQ(countToken(rules, "-j BERTH-FWD-" + net_.bridge), 1);
   EXPECT_EQ(countLines(rules, "--dport " + std::to_string(hostPort) + " -j DNAT --to-destination " +
                                   a->ip + ":8080"),
             1);
@@ -186,8 +204,9 @@ TEST_F(NativeCni, AttachDetachLeavesNothing) {
   std::string peer;
   EXPECT_TRUE(reaches("127.0.0.1", hostPort, l.get(), &peer));
   EXPECT_EQ(peer, net_.gateway);
-  if (std::string other = otherHostAddress(); !other.empty())
+  if (std::string other = otherHostAddress(); !other.empty()) {
     EXPECT_TRUE(reaches(other, hostPort, l.get())) << other;
+  }
 
   // A second container on the network reaches the first.
   std::string id2 = str::randomHex(32);
@@ -203,7 +222,9 @@ TEST_F(NativeCni, AttachDetachLeavesNothing) {
   EXPECT_TRUE(fromPeer);
   EXPECT_EQ(peer, b->ip);
   // Rules are per network: the second container added none.
-  EXPECT_EQ(countLines(sh("iptables-save"), "BERTH-"), countLines(rules, "BERTH-"));
+  std::string withSecond = sh("iptables-save");
+  EXPECT_EQ(countToken(withSecond, net_.bridge), countToken(rules, net_.bridge)) << withSecond;
+  EXPECT_EQ(countToken(withSecond, b->ip), 0) << withSecond;
 
   ASSERT_TRUE(store_->detach(net_, id, ns, *a, ports));
   ASSERT_TRUE(store_->detach(net_, id, ns, *a, ports));  // idempotent
@@ -213,21 +234,21 @@ TEST_F(NativeCni, AttachDetachLeavesNothing) {
   EXPECT_FALSE(fs::exists(leaseDir() + "/" + a->ip));
   EXPECT_FALSE(fs::exists(leaseDir() + "/" + b->ip));
   rules = sh("iptables-save");
-  EXPECT_EQ(countLines(rules, "--to-destination " + a->ip), 0);
-  EXPECT_EQ(countLines(rules, "BERTH-HP-"), 0);
-  EXPECT_EQ(countLines(rules, "-j BERTH-NAT-" + net_.bridge), 1);  // kept with the network
+  EXPECT_EQ(countToken(rules, "--to-destination " + a->ip), 0);
+  EXPECT_EQ(countLines(rules, "berth " + id.substr(0, 12)), 0) << rules;  // its port chains
+  EXPECT_EQ(countToken(rules, "-j BERTH-NAT-" + net_.bridge), 1) << rules;  // kept with the network
 
   ASSERT_TRUE(store_->remove(net_.name));
   std::string br = net_.bridge;
   net_.name = "gone";
   rules = sh("iptables-save");
-  EXPECT_EQ(countLines(rules, "BERTH-NAT-" + br), 0);
-  EXPECT_EQ(countLines(rules, "BERTH-FWD-" + br), 0);
+  EXPECT_EQ(countToken(rules, "BERTH-NAT-" + br), 0);
+  EXPECT_EQ(countToken(rules, "BERTH-FWD-" + br), 0);
   EXPECT_FALSE(fs::exists("/sys/class/net/" + br));
   EXPECT_FALSE(fs::exists(t_ + "/run/cni/rules/" + br + ".masq"));
   // Whatever the test added to iptables is gone (other tests may add rules meanwhile, so
   // compare only berth's chains of this network).
-  EXPECT_EQ(countLines(before, br), countLines(rules, br));
+  EXPECT_EQ(countToken(before, br), countToken(rules, br));
 }
 
 TEST_F(NativeCni, DelAfterCrashWithoutResultOrNetns) {
