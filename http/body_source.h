@@ -25,9 +25,6 @@ class BodySource {
   /// Trailer fields that came after the body (an HTTP/2 stream's, e.g. gRPC's grpc-status),
   /// once next() has returned the end; null if none. HTTP/2 sends them on; HTTP/1.1 drops them.
   virtual const Headers* trailers() const { return nullptr; }
-  /// Whether a server's request body source stays usable after the handler has returned (an
-  /// HTTP/2 stream's does; an HTTP/1.1 connection's does not: the connection moves on).
-  virtual bool outlivesHandler() const { return false; }
   /// The reader is giving up (its connection closed): a next() that is waiting should return
   /// an error soon rather than when more data comes. Optional.
   virtual void cancel() {}

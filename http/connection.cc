@@ -57,18 +57,48 @@ void appendStatusLine(std::string& out, int status) {
 }
 }  // namespace
 
-namespace {
-/// Request::bodySource of an AsyncHandler's request: the connection's own body reader.
+/// Request::bodySource of an AsyncHandler's request: the connection's own body reader. The
+/// handler may hand it on to something that outlives it (an HTTP/2 upstream call still
+/// sending it when its answer comes): once the handler returns, the connection detaches it
+/// — a read in flight is cancelled and waited for — and later reads fail instead of
+/// touching the connection.
 class RequestBodySource final : public BodySource {
  public:
-  explicit RequestBodySource(Connection& c) : c_(c) {}
-  asio::awaitable<Result<std::string_view>> next() override { return c_.readStreamed(); }
-  std::optional<uint64_t> length() const override { return c_.length(); }
+  explicit RequestBodySource(Connection& c) : c_(&c) {}
+  asio::awaitable<Result<std::string_view>> next() override {
+    if (!c_ || detaching_)
+      co_return fail(ErrorCode::kRequestBody,
+                     "request body: the request was answered before its body was read");
+    reading_ = true;
+    auto piece = co_await c_->readStreamed();
+    reading_ = false;
+    if (waiter_) waiter_->cancel();
+    co_return piece;
+  }
+  std::optional<uint64_t> length() const override {
+    return c_ ? c_->length() : std::nullopt;
+  }
+
+  /// The handler has returned: no more reads for whoever holds this source now.
+  asio::awaitable<void> detach(tcp::socket& socket) {
+    detaching_ = true;
+    if (reading_) {
+      asio::steady_timer wait(socket.get_executor(), asio::steady_timer::time_point::max());
+      waiter_ = &wait;
+      boost::system::error_code ec;
+      socket.cancel(ec);  // the only operation on the socket now is that read
+      co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
+      waiter_ = nullptr;
+    }
+    c_ = nullptr;
+  }
 
  private:
-  Connection& c_;
+  Connection* c_;
+  bool reading_ = false;
+  bool detaching_ = false;
+  asio::steady_timer* waiter_ = nullptr;
 };
-}  // namespace
 
 asio::awaitable<Result<std::string_view>> ConnectionBodyReader::read() { return c_.read(); }
 asio::awaitable<Result<void>> ConnectionBodyReader::readAll(std::string& out) {
@@ -641,7 +671,8 @@ asio::awaitable<void> Connection::run(std::shared_ptr<Connection> self) {
         bodyDone_ = true;
       }
       if (!bodyDone_ && mayStreamBodies && (req_.chunked || bodyLeft_ > opt.streamRequestBodiesAbove)) {
-        req_.bodySource = std::make_shared<RequestBodySource>(*this);
+        streamed_ = std::make_shared<RequestBodySource>(*this);
+        req_.bodySource = streamed_;
         if (req_.chunked)  // no size limit on a streamed body
           chunked_ = ChunkedDecoder(std::numeric_limits<uint64_t>::max(), opt.limits.maxHeadBytes);
       } else if (!bodyDone_ && !co_await readFullBody()) {
@@ -658,11 +689,13 @@ asio::awaitable<void> Connection::run(std::shared_ptr<Connection> self) {
         threw = true;
       }
       if (threw) resp = server_.errorResponse(500, "internal error");
-      busy_ = false;
-      if (req_.bodySource) {  // what the handler left of a streamed body is not read
+      if (streamed_) {  // what the handler left of a streamed body is not read
+        co_await streamed_->detach(socket_);
+        streamed_.reset();
         req_.bodySource.reset();
         if (!bodyDone_ || bodyError_) keepAlive_ = false;
       }
+      busy_ = false;
       if (closed_) break;
       if (worker_.draining || server_.draining.load(std::memory_order_relaxed)) keepAlive_ = false;
       if (resp.bodySource && bodyAllowed(resp.status) && req_.method != "HEAD") {

@@ -100,6 +100,7 @@ struct Server::Impl {
 namespace berth::http::detail {
 
 class Connection;
+class RequestBodySource;
 
 /// BodyReader/ResponseWriter of a Connection. Separate single-inheritance adapters whose
 /// overrides are plain functions returning the connection's coroutines: GCC 12 miscompiles
@@ -189,6 +190,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   InBuffer in_;
   std::string out_;
   Request req_;
+  std::shared_ptr<RequestBodySource> streamed_;  // req_.bodySource, when the body streams
   ChunkedDecoder chunked_;
   std::string chunkScratch_;
   uint64_t bodyLeft_ = 0;   // Content-Length bytes not yet read

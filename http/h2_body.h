@@ -47,7 +47,6 @@ class StreamBody : public BodySource {
   boost::asio::awaitable<Result<std::string_view>> next() override;
   std::optional<uint64_t> length() const override { return length_; }
   const Headers* trailers() const override { return done_ ? &trailers_ : nullptr; }
-  bool outlivesHandler() const override { return true; }
   void cancel() override { fail(Error(ECANCELED, "the reader went away")); }
 
  private:

@@ -46,8 +46,9 @@ class H2Client {
   /// stream is then cancelled), ECONNRESET "h2 stream reset: CODE" for a reset stream or a
   /// closed connection (REFUSED_STREAM and streams above a GOAWAY were not processed).
   /// A req.bodySource is read after this returns (a bidirectional call), so it must stay
-  /// valid on its own (an HTTP/2 server's streamed request body does; an HTTP/1.1 one
-  /// does not: read that whole first); its failure is ErrorCode::kRequestBody. `timeout`
+  /// valid on its own (a server's streamed request body does: an HTTP/2 stream's, and an
+  /// HTTP/1.1 connection's, whose reads fail once its handler has returned); its failure is
+  /// ErrorCode::kRequestBody. `timeout`
   /// covers the wait for the response head; a streamed body then has streamIdleTimeout.
   boost::asio::awaitable<Result<Response>> request(Endpoint to, Request req,
                                                    std::optional<std::chrono::milliseconds>

@@ -83,8 +83,9 @@ struct Request {
   Headers headers;
   std::string body;  ///< full body (empty for a streaming handler; read it with BodyReader)
   /// The body as it arrives, instead of `body`: server side, for an AsyncHandler when the body
-  /// is longer than ServerOptions::streamRequestBodiesAbove or chunked (valid while the handler
-  /// runs); client side, sent piece by piece (Content-Length when the source knows its length,
+  /// is longer than ServerOptions::streamRequestBodiesAbove or chunked (it may be handed on past
+  /// the handler, but what is left of it once the handler returns is not read: further reads
+  /// fail); client side, sent piece by piece (Content-Length when the source knows its length,
   /// else chunked; a request with a source is never re-sent).
   std::shared_ptr<BodySource> bodySource;
   Headers trailers;  ///< HTTP/2 trailers (HTTP/1.1 chunked trailers are not kept)

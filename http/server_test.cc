@@ -10,6 +10,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <gtest/gtest.h>
 
@@ -593,6 +594,71 @@ TEST(StreamedRequestBodyTest, LongBodiesReachTheHandlerAsTheyArrive) {
   readUntil(slow.get(), out, "never-sent", 3000ms, &closed);
   EXPECT_EQ(out.substr(0, 12), "HTTP/1.1 408") << out;
   EXPECT_TRUE(closed);
+  s.stop();
+  s.wait();
+}
+
+// What reads a handed-on request body after the handler has returned.
+struct HandedOn {
+  std::atomic<uint64_t> bytes{0};
+  std::atomic<bool> cut{false}, laterRefused{false}, done{false};
+};
+boost::asio::awaitable<void> readHandedOn(std::shared_ptr<BodySource> src, HandedOn* st) {
+  for (;;) {
+    auto piece = co_await src->next();
+    if (!piece) {
+      st->cut = true;
+      break;
+    }
+    if (piece->empty()) break;
+    st->bytes += piece->size();
+  }
+  auto again = co_await src->next();
+  st->laterRefused = !again && again.error().is(ErrorCode::kRequestBody);
+  st->done = true;
+}
+
+// A streamed request body handed on past the handler (as the mesh hands it to an HTTP/2
+// upstream call): when the handler returns, the read its new owner has waiting is cancelled
+// and later reads fail with kRequestBody; the answer goes out, the connection closes (its
+// body unread), and the server serves the next connection.
+TEST(StreamedRequestBodyTest, ABodyHandedOnIsDetachedWhenTheHandlerReturns) {
+  ServerOptions o = loopbackOptions();
+  o.streamRequestBodiesAbove = 1024;
+  Server s(o);
+  HandedOn st;
+  s.setAsyncHandler([&](Request& r) -> boost::asio::awaitable<Response> {
+    if (!r.bodySource) co_return Response(200, "whole:" + std::to_string(r.body.size()));
+    auto exec = co_await boost::asio::this_coro::executor;
+    boost::asio::co_spawn(exec, readHandedOn(r.bodySource, &st), boost::asio::detached);
+    boost::asio::steady_timer t(exec, 200ms);  // the reader takes what came, then waits
+    co_await t.async_wait(boost::asio::use_awaitable);
+    co_return Response(200, "early");
+  });
+  ASSERT_TRUE(s.start());
+  UniqueFd fd = connectLoopback(s.port());
+  ASSERT_TRUE(fd);
+  std::string part = "POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n" +
+                     std::string(2000, 'x');
+  ::send(fd.get(), part.data(), part.size(), MSG_NOSIGNAL);
+  std::string out;
+  bool closed = false;
+  readUntil(fd.get(), out, "never-sent", 3000ms, &closed);
+  EXPECT_EQ(out.substr(0, 12), "HTTP/1.1 200") << out;
+  EXPECT_NE(out.find("early"), std::string::npos) << out;
+  EXPECT_TRUE(closed) << "a connection with its body unread was kept open";
+  auto until = std::chrono::steady_clock::now() + 3s;
+  while (!st.done && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(5ms);
+  EXPECT_TRUE(st.done);
+  EXPECT_EQ(st.bytes.load(), 2000u);
+  EXPECT_TRUE(st.cut) << "the waiting read was not ended";
+  EXPECT_TRUE(st.laterRefused);
+  UniqueFd next = connectLoopback(s.port());
+  ASSERT_TRUE(next);
+  std::string small = "POST /s HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello";
+  ::send(next.get(), small.data(), small.size(), MSG_NOSIGNAL);
+  out.clear();
+  EXPECT_TRUE(readUntil(next.get(), out, "whole:5")) << out;
   s.stop();
   s.wait();
 }

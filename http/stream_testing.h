@@ -46,7 +46,6 @@ class Channel : public BodySource {
     co_return std::string_view(cur_);
   }
   std::optional<uint64_t> length() const override { return std::nullopt; }
-  bool outlivesHandler() const override { return true; }
 
  private:
   boost::asio::steady_timer timer_;

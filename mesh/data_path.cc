@@ -197,9 +197,6 @@ struct PendingGuard {
 // (server-sent events, downloads) instead of being read whole first; shorter ones are read
 // whole, which costs nothing extra and keeps the common case on the fast path.
 constexpr uint64_t kStreamAbove = 256 * 1024;
-// An HTTP/1.1 client's streamed request body for an h2c upstream is read whole first, up to
-// this much.
-constexpr uint64_t kMaxH2UpstreamBody = 8ull << 20;
 
 // What decides, at the head of an upstream response, whether to stream its body.
 struct StreamPolicy {
@@ -385,7 +382,6 @@ asio::awaitable<http::Response> handle(Proxy::Impl* proxy, const std::string& li
   std::optional<Error> lastError;
   const char* rejectReason = nullptr;
   const char* bodyFailure = nullptr;  // the client's streamed body failed (or is too long)
-  int bodyFailureStatus = 400;
 
   for (;;) {
     Duration remaining = deadline - proxy->clock.now();
@@ -436,18 +432,9 @@ asio::awaitable<http::Response> handle(Proxy::Impl* proxy, const std::string& li
     // The HTTP/1.1 client serializes `up` before it returns, so a retry re-sends it uncopied.
     Result<http::Response> res;
     std::optional<milliseconds> tryMs = milliseconds(ms);
-    if (h2client && up.bodySource && !up.bodySource->outlivesHandler()) {
-      // An HTTP/1.1 client's body is read whole for an HTTP/2 upstream (the call may still be
-      // sending it after this handler returns); an HTTP/2 client's streams through.
-      std::shared_ptr<http::BodySource> src = std::move(up.bodySource);
-      auto whole = co_await http::drainBody(*src, up.body, kMaxH2UpstreamBody);
-      if (!whole) {
-        bool tooLong = whole.error().is(ErrorCode::kInvalidArgument);
-        bodyFailure = tooLong ? "request-too-large" : "downstream-body-failed";
-        bodyFailureStatus = tooLong ? 413 : 400;
-        break;
-      }
-    }
+    // A streamed request body (either protocol) goes to an h2c upstream as a stream; the call
+    // may still be sending it when its answer comes and this handler returns, which the
+    // client's server allows for (an HTTP/1.1 connection then detaches it).
     if (h2client) {
       http::Request attemptReq = mayRetry ? up : std::move(up);
       res = co_await h2client->request(std::move(ep), std::move(attemptReq), milliseconds(ms), &streamIf);
@@ -498,7 +485,7 @@ asio::awaitable<http::Response> handle(Proxy::Impl* proxy, const std::string& li
   http::Response out;
   const char* reason = nullptr;
   if (bodyFailure) {
-    out = localReply(bodyFailureStatus, bodyFailure);
+    out = localReply(400, bodyFailure);
     out.headers.set("connection", "close");
     reason = bodyFailure;
   } else if (rejectReason) {

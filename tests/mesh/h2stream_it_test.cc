@@ -172,6 +172,50 @@ TEST_F(MeshH2Stream, UploadCutByTheClientIsNotTheBackendsFault) {
   EXPECT_EQ(m.find("code=\"50"), std::string::npos) << m;
 }
 
+// An HTTP/1.1 client's chunked upload (20 MiB, past what the proxy would hold) goes to an
+// h2c upstream as a stream: the backend reads all of it before it answers.
+TEST_F(MeshH2Stream, Http1UploadStreamsToAnH2cUpstream) {
+  constexpr size_t kPiece = 64 << 10, kPieces = 320;  // 20 MiB
+  UniqueFd fd = connectTo(listener_);
+  ASSERT_TRUE(fd);
+  ASSERT_TRUE(RawBackend::writeAll(
+      fd.get(), "POST /sink HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"));
+  char size[16];
+  std::snprintf(size, sizeof size, "%zx\r\n", kPiece);
+  std::string chunk = size + std::string(kPiece, 'u') + "\r\n";
+  for (size_t i = 0; i < kPieces; ++i) ASSERT_TRUE(RawBackend::writeAll(fd.get(), chunk)) << i;
+  ASSERT_TRUE(RawBackend::writeAll(fd.get(), "0\r\n\r\n"));
+  std::string out;
+  ASSERT_TRUE(readUntil(fd.get(), out, "\r\n\r\n", 10000ms)) << out;
+  EXPECT_TRUE(out.starts_with("HTTP/1.1 200")) << out;
+  readUntil(fd.get(), out, std::to_string(kPiece * kPieces), 5000ms);
+  EXPECT_NE(out.find("\r\n\r\n" + std::to_string(kPiece * kPieces)), std::string::npos) << out;
+  long peak = statusKiB(proxy_.get(), "VmHWM");
+  EXPECT_LT(peak, 16 * 1024) << "the proxy held the upload: peak RSS " << peak << " KiB";
+}
+
+// The h2c upstream answers while an HTTP/1.1 client's upload is still coming (the echo
+// streams back at once): the proxy sends the answer's head, stops reading the upload (the
+// read it had in flight for the upstream call is cancelled), resets the upstream stream and
+// closes the client connection, and serves the next client as before.
+TEST_F(MeshH2Stream, Http1UploadAnsweredMidwayLeavesNothingOpen) {
+  UniqueFd fd = connectTo(listener_);
+  ASSERT_TRUE(fd);
+  ASSERT_TRUE(RawBackend::writeAll(
+      fd.get(), "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                "5\r\nhello\r\n"));
+  std::string out;
+  ASSERT_TRUE(readUntil(fd.get(), out, "\r\n\r\n", 5000ms)) << out;
+  EXPECT_TRUE(out.starts_with("HTTP/1.1 200")) << out;
+  bool closed = false;
+  readUntil(fd.get(), out, "never sent", 5000ms, &closed);
+  EXPECT_TRUE(closed) << "the client connection stayed open: " << out;
+  EXPECT_TRUE(eventually([&] { return openAtBackend() == "0"; }, 5000ms)) << openAtBackend();
+  auto r = call(listener_, "POST", "/sink", "abc");
+  EXPECT_EQ(r.status, 200) << r.error;
+  EXPECT_EQ(r.body, "3");
+}
+
 // SIGTERM with a call still streaming: the proxy drains, cuts what is left after
 // drain_timeout (1 s here) and exits; the backend's stream is closed too.
 TEST_F(MeshH2Stream, DrainCutsStreamsLeftAfterTheDrainTimeout) {
