@@ -62,7 +62,8 @@ target_link_libraries(berth_http_uring PUBLIC ${BERTH_LIBURING})
 target_link_options(berth_http_uring INTERFACE "LINKER:--wrap=io_uring_queue_init")
 
 # The HTTP server and client tests once more on io_uring (names prefixed "io_uring.").
-add_executable(http_server_test_uring ${CMAKE_SOURCE_DIR}/http/server_test.cc)
+add_executable(http_server_test_uring ${CMAKE_SOURCE_DIR}/http/server_test.cc
+               ${CMAKE_SOURCE_DIR}/http/body_stream_test.cc)
 target_link_libraries(http_server_test_uring PRIVATE berth_http_uring GTest::gtest
                       GTest::gtest_main GTest::gmock)
 set_target_properties(http_server_test_uring PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
