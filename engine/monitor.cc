@@ -33,7 +33,6 @@
 #include "engine/bundle.h"
 #include "engine/engine.h"
 #include "engine/monitor/monitor_util.h"
-#include "common/strings.h"
 #include "runtime/process_setup.h"
 #include "runtime/runtime.h"
 
@@ -57,8 +56,7 @@ int startFailureCode(const Error& e) {
 std::string selfExe() { return fs::selfExe().value_or("/usr/bin/berth"); }
 
 std::string siblingExe(const std::string& name) {
-  std::string self = selfExe();
-  return self.substr(0, self.rfind('/') + 1) + name;
+  return fs::siblingExe(name).value_or("/usr/bin/" + name);
 }
 
 // The self-pipe handlers (monitor_util.h), and an empty signal mask.
