@@ -68,7 +68,7 @@ class RequestBodySource final : public BodySource {
   asio::awaitable<Result<std::string_view>> next() override {
     if (!c_ || detaching_)
       co_return fail(ErrorCode::kRequestBody,
-                     "request body: the request was answered before its body was read");
+                     "the request was answered before its body was read");
     reading_ = true;
     auto piece = co_await c_->readStreamed();
     reading_ = false;

@@ -381,7 +381,7 @@ asio::awaitable<http::Response> handle(Proxy::Impl* proxy, const std::string& li
   Outcome lastOutcome = Outcome::kSuccess;
   std::optional<Error> lastError;
   const char* rejectReason = nullptr;
-  const char* bodyFailure = nullptr;  // the client's streamed body failed (or is too long)
+  bool clientBodyFailed = false;  // the client's own streamed body failed
 
   for (;;) {
     Duration remaining = deadline - proxy->clock.now();
@@ -437,7 +437,7 @@ asio::awaitable<http::Response> handle(Proxy::Impl* proxy, const std::string& li
     // client's server allows for (an HTTP/1.1 connection then detaches it).
     if (h2client) {
       http::Request attemptReq = mayRetry ? up : std::move(up);
-      res = co_await h2client->request(std::move(ep), std::move(attemptReq), milliseconds(ms), &streamIf);
+      res = co_await h2client->request(std::move(ep), std::move(attemptReq), tryMs, &streamIf);
     } else {
       res = co_await client->send(ep, up, tryMs, &streamIf);
     }
@@ -445,7 +445,7 @@ asio::awaitable<http::Response> handle(Proxy::Impl* proxy, const std::string& li
     if (!res && res.error().is(ErrorCode::kRequestBody)) {
       // The client's own body failed (cut, stalled, malformed): not the upstream's fault.
       cluster->endAttempt(attempt, Outcome::kSuccess, 0, proxy->clock.now() - ts);
-      bodyFailure = "downstream-body-failed";
+      clientBodyFailed = true;
       break;
     }
     Duration rtt = proxy->clock.now() - ts;
@@ -484,10 +484,10 @@ asio::awaitable<http::Response> handle(Proxy::Impl* proxy, const std::string& li
 
   http::Response out;
   const char* reason = nullptr;
-  if (bodyFailure) {
-    out = localReply(400, bodyFailure);
+  if (clientBodyFailed) {
+    reason = "downstream-body-failed";
+    out = localReply(400, reason);
     out.headers.set("connection", "close");
-    reason = bodyFailure;
   } else if (rejectReason) {
     out = localReply(503, rejectReason);
     if (std::string_view(rejectReason).starts_with("overflow")) out.headers.set("x-berth-overloaded", "true");
